@@ -1,0 +1,36 @@
+# make test: everything CI checks. Integration tests find their servers in
+# OX_TOOLS_BIN, which `make deps` fills (MinIO, VictoriaLogs; Python zmq under CI).
+GO ?= go
+export OX_TOOLS_BIN ?= $(HOME)/.cache/ox-test/bin
+FUZZTIME ?= 5s
+
+.PHONY: all test fmt vet unit fuzz deps bench build vendor-check
+
+all: build
+
+build:
+	$(GO) build ./...
+
+test: fmt vet deps unit fuzz
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+deps:
+	bash .ci/deps
+
+unit:
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+fuzz:
+	FUZZTIME=$(FUZZTIME) bash .ci/fuzz
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./...
+
+# go mod vendor must give a buildable tree for air-gapped users.
+vendor-check:
+	d=$$(mktemp -d) && git ls-files -z | xargs -0 -I{} cp --parents {} $$d && cd $$d && $(GO) mod vendor && $(GO) build -mod=vendor ./... && rm -rf $$d
