@@ -489,6 +489,7 @@ type senderConn struct {
 	w    *bufio.Writer
 	dead chan struct{} // closed when the reader sees the connection end
 	err  error         // why, set before dead is closed
+	hdr  [9]byte
 }
 
 func dialSender(ctx context.Context, addr string) (*senderConn, error) {
@@ -516,12 +517,11 @@ func dialSender(ctx context.Context, addr string) (*senderConn, error) {
 
 // write sends each frame of batch as a two-part ZMTP message and flushes.
 func (c *senderConn) write(batch []*frame) error {
-	var hdr [9]byte
 	for _, f := range batch {
-		c.w.Write(frameHeader(hdr[:0], f.metaLen, true))
+		c.w.Write(frameHeader(c.hdr[:0], f.metaLen, true))
 		c.w.Write(f.buf[:f.metaLen])
 		data := f.buf[f.metaLen:]
-		c.w.Write(frameHeader(hdr[:0], len(data), false))
+		c.w.Write(frameHeader(c.hdr[:0], len(data), false))
 		c.w.Write(data)
 	}
 	return c.w.Flush() // bufio keeps the first error
