@@ -36,6 +36,7 @@ type Event struct {
 	body    map[string]any
 	samples map[string]bool   // sampling decisions made for sub-events (level "..", "^" or this name)
 	nested  [4]map[string]any // maps made for dotted keys, reused once the event is encoded
+	endAt   time.Time         // when set, the end time Done records (a log record's time)
 }
 
 // eventCtx is a context.Context carrying an Event; it lives inside the Event so
@@ -290,13 +291,15 @@ func (e *Event) Done() {
 		return
 	}
 	e.done = true
-	body, nested := e.body, e.nested
+	body, nested, end := e.body, e.nested, e.endAt
 	e.body, e.nested = nil, [4]map[string]any{}
 	e.mu.Unlock()
 	if !e.enabled {
 		return
 	}
-	end := time.Now()
+	if end.IsZero() {
+		end = time.Now()
+	}
 	cfg := current.Load()
 	switch {
 	case cfg == nil:
@@ -390,6 +393,22 @@ func putBody(m map[string]any) {
 	}
 	clear(m)
 	bodyPool.Put(m)
+}
+
+// setTop stores value at key in the body's top level, dots and all.
+func (e *Event) setTop(key string, value any) {
+	if e == nil || !e.enabled {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.done {
+		return
+	}
+	if e.body == nil {
+		e.body = make(map[string]any, 8)
+	}
+	e.body[key] = value
 }
 
 // setLocked stores value at a dotted key; e.mu is held.
