@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -44,8 +45,8 @@ var ErrNoCredentials = errors.New("s3: no credentials: set AWS_ACCESS_KEY_ID and
 // the AWS_PROFILE (default "default") section of AWS_SHARED_CREDENTIALS_FILE
 // (default ~/.aws/credentials). Region from AWS_REGION, AWS_DEFAULT_REGION, the
 // profile's region in AWS_CONFIG_FILE (default ~/.aws/config), else us-east-1.
-// Endpoint from AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL.
-// It returns ErrNoCredentials (wrapped) when no access key is found.
+// Endpoint from AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL. AWS_MAX_ATTEMPTS
+// bounds the tries per request. It returns ErrNoCredentials (wrapped) when no access key is found.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	var cfg Config
 	home := getenv("HOME")
@@ -96,6 +97,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg.Endpoint = getenv("AWS_ENDPOINT_URL_S3")
 	if cfg.Endpoint == "" {
 		cfg.Endpoint = getenv("AWS_ENDPOINT_URL")
+	}
+	if v := getenv("AWS_MAX_ATTEMPTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return cfg, fmt.Errorf("s3: AWS_MAX_ATTEMPTS=%q is not a positive number", v)
+		}
+		cfg.MaxAttempts = n
 	}
 	if cfg.Credentials.AccessKeyID == "" || cfg.Credentials.SecretAccessKey == "" {
 		return cfg, fmt.Errorf("%w (profile %q)", ErrNoCredentials, profile)
