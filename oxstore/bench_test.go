@@ -60,48 +60,90 @@ func writeRandomFile(tb testing.TB, path string, size int64) {
 	}
 }
 
+// runChild runs oxstore with args in a child process (see mainForMeasurement)
+// with the harness's environment plus extra, and returns its peak RSS in KiB.
+func runChild(b *testing.B, h *harness, stdout io.Writer, extra []string, args ...string) int64 {
+	b.Helper()
+	cmd := exec.Command(os.Args[0])
+	env := os.Environ()
+	for k, v := range h.env {
+		env = append(env, k+"="+v)
+	}
+	cmd.Env = append(append(env, extra...), "OXSTORE_AS_MAIN=1", "OXSTORE_ARGS="+strings.Join(args, "\n"))
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("oxstore %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, "peak-rss-kib "); ok {
+			kib, _ := strconv.ParseInt(v, 10, 64)
+			return kib
+		}
+	}
+	b.Fatalf("no peak RSS reported:\n%s", stderr.String())
+	return 0
+}
+
+const benchSize = 300_000_000
+
+// benchFile writes a 300 MB log file (random bytes, like compressed data) dated
+// 2026-11-20 and idle for two days, and returns the harness.
+func benchFile(b *testing.B) *harness {
+	h := newHarness(b, true)
+	h.writeLog("request-20261120.log.gz", nil, now)
+	file := filepath.Join(h.logPath, "20261120", "request-20261120.log.gz")
+	writeRandomFile(b, file, benchSize)
+	old := time.Now().Add(-48 * time.Hour) // the child runs on the real clock
+	os.Chtimes(file, old, old)
+	return h
+}
+
 // BenchmarkUpload300MB uploads one 300 MB compressed log file to MinIO with
 // `oxstore upload` in a child process, and reports the throughput and the
 // child's peak RSS. Run it on its own:
 //
-//	go test -run '^$' -bench Upload300MB -benchtime 1x -count 5 ./oxstore/
+//	go test -run '^$' -bench 300MB -benchtime 1x -count 5 ./oxstore/
 func BenchmarkUpload300MB(b *testing.B) {
-	const size = 300_000_000
-	h := newHarness(b, true)
-	h.writeLog("request-20261120.log.gz", nil, now.Add(-48*time.Hour))
-	file := filepath.Join(h.logPath, "20261120", "request-20261120.log.gz")
-	writeRandomFile(b, file, size)
-	b.SetBytes(size)
+	h := benchFile(b)
+	host, _ := os.Hostname() // the child names the key after the real host
+	key := "20261120/request-20261120-" + host + ".log.gz"
+	b.SetBytes(benchSize)
 	b.ResetTimer()
 	var peak int64
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		bucket := h.newBucket("bench-")
 		b.StartTimer()
-		cmd := exec.Command(os.Args[0])
-		env := os.Environ()
-		for k, v := range h.env {
-			env = append(env, k+"="+v)
-		}
-		cmd.Env = append(env, "BLUEOX_BUCKET="+bucket, "OXSTORE_AS_MAIN=1",
-			"OXSTORE_ARGS="+strings.Join([]string{"upload"}, "\n"))
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Run(); err != nil {
-			b.Fatalf("upload: %v\n%s", err, stderr.String())
-		}
+		peak = max(peak, runChild(b, h, nil, []string{"BLUEOX_BUCKET=" + bucket}, "upload"))
 		b.StopTimer()
-		for _, line := range strings.Split(stderr.String(), "\n") {
-			if v, ok := strings.CutPrefix(line, "peak-rss-kib "); ok {
-				kib, _ := strconv.ParseInt(v, 10, 64)
-				peak = max(peak, kib)
-			}
-		}
-		info, err := h.client().HeadObject(context.Background(), bucket, "20261120/request-20261120-web1.log.gz")
-		if err != nil || info.Size != size {
+		info, err := h.client().HeadObject(context.Background(), bucket, key)
+		if err != nil || info.Size != benchSize {
 			b.Fatalf("object after upload: %+v %v", info, err)
 		}
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(peak)/1024, "peak-RSS-MiB")
 }
+
+// BenchmarkCatFromBucket300MB streams the same file back with `oxstore cat`
+// from the bucket, and reports throughput and the child's peak RSS.
+func BenchmarkCatFromBucket300MB(b *testing.B) {
+	h := benchFile(b)
+	h.mustRun("upload")
+	b.SetBytes(benchSize)
+	b.ResetTimer()
+	var peak int64
+	for i := 0; i < b.N; i++ {
+		var n countWriter
+		peak = max(peak, runChild(b, h, &n, nil, "cat", "request", "--start", "20261120"))
+		if n != benchSize {
+			b.Fatalf("cat wrote %d bytes, want %d", n, benchSize)
+		}
+	}
+	b.ReportMetric(float64(peak)/1024, "peak-RSS-MiB")
+}
+
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }

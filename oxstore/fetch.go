@@ -62,6 +62,12 @@ func parseWhen(s string) (t time.Time, dateOnly bool, err error) {
 	return time.Time{}, false, fmt.Errorf("bad date %q: want YYYYMMDD or \"YYYYMMDD HH:MM\" (UTC)", s)
 }
 
+// numDays is how many UTC days the range touches.
+func (r timeRange) numDays() int64 {
+	first := r.start.Truncate(24 * time.Hour)
+	return int64(r.end.Sub(first)/(24*time.Hour)) + 1
+}
+
 // days returns the UTC days the range touches.
 func (r timeRange) days() []time.Time {
 	var out []time.Time
@@ -139,10 +145,20 @@ func localSources(g *globals, warn func(string, ...any)) ([]source, error) {
 	return out, nil
 }
 
+// bucketSources lists the bucket's files of type typ in r's days: one listing
+// per day folder, or a single listing of the whole bucket for long ranges.
 func bucketSources(ctx context.Context, st store, r timeRange, typ string) ([]source, error) {
+	var prefixes []string
+	if r.numDays() <= 31 {
+		for _, day := range r.days() {
+			prefixes = append(prefixes, ox.LogDir(day)+"/")
+		}
+	} else {
+		prefixes = []string{""}
+	}
 	var out []source
-	for _, day := range r.days() {
-		for o, err := range st.List(ctx, ox.LogDir(day)+"/") {
+	for _, prefix := range prefixes {
+		for o, err := range st.List(ctx, prefix) {
 			if err != nil {
 				return nil, err
 			}
@@ -202,6 +218,10 @@ func (c *catCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	return c.app.withLock(c.g, func() error { return c.run(ctx, typ, r) })
+}
+
+func (c *catCmd) run(ctx context.Context, typ string, r timeRange) (err error) {
 	var all []source
 	if c.local {
 		all, err = localSources(c.g, c.app.warnf)
@@ -304,6 +324,10 @@ func (c *downloadCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	return c.app.withLock(c.g, func() error { return c.run(ctx, st, typ, r) })
+}
+
+func (c *downloadCmd) run(ctx context.Context, st store, typ string, r timeRange) error {
 	if err := st.Check(ctx); err != nil {
 		return fmt.Errorf("download: %w", err)
 	}
