@@ -210,6 +210,8 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 	for k, vs := range r.header {
 		req.Header[k] = vs
 	}
+	// Objects come back exactly as stored: no transparent gzip decoding.
+	req.Header.Set("Accept-Encoding", "identity")
 	hash := r.payloadHash
 	if hash == "" {
 		hash = EmptyPayloadHash
