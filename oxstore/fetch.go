@@ -180,8 +180,9 @@ func bucketSources(ctx context.Context, st store, r timeRange, typ string) ([]so
 
 const catUsage = `usage: oxstore cat TYPE [--local] [--start WHEN] [--end WHEN] [options]
 
-Writes the raw (decompressed) log data of one type to stdout, file after file in
-time order, streaming: from the bucket, or from the log path with --local.
+Writes the raw (decompressed) log data of one type to stdout in time order,
+streaming: from the bucket, or from the log path with --local. Files covering
+the same time (several hosts) are merged event by event.
 Reads .gz (ours) and .bz2 (the original's) as well as plain files.
 
 WHEN is YYYYMMDD or "YYYYMMDD HH:MM", UTC. --start defaults to today 00:00,
@@ -238,13 +239,8 @@ func (c *catCmd) run(ctx context.Context, typ string, r timeRange) (err error) {
 	if err != nil {
 		return fmt.Errorf("cat: %w", err)
 	}
-	for _, s := range selectRange(all, typ, r) {
-		c.app.logf(c.g, "cat: %s", s.name)
-		if err := catOne(ctx, s, c.app.stdout); err != nil {
-			return fmt.Errorf("cat %s: %w", s.name, err)
-		}
-	}
-	return nil
+	return writeInTimeOrder(ctx, selectRange(all, typ, r), c.app.stdout, c.app.warnf,
+		func(format string, args ...any) { c.app.logf(c.g, format, args...) })
 }
 
 // parseTypeCommand parses "TYPE [options]" or "[options] TYPE".

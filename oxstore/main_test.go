@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/blueox/ox"
 	"github.com/blueox/ox/internal/testenv"
 	"github.com/blueox/ox/s3sig"
 	"github.com/blueox/ox/s3sig/miniotest"
@@ -624,4 +625,49 @@ func FuzzParseRange(f *testing.F) {
 			t.Fatalf("days() gives %d days, numDays %d", len(r.days()), r.numDays())
 		}
 	})
+}
+
+func record(t testing.TB, host string, end time.Time) []byte {
+	t.Helper()
+	b, err := ox.AppendRecord(nil, ox.Record{ID: host + end.Format("150405"), Type: "request", Host: host, PID: 1,
+		Start: end.Add(-time.Second), End: end, Body: map[string]any{"n": end.Second()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func gzipBytes(t testing.TB, b []byte) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(b)
+	zw.Close()
+	return buf.Bytes()
+}
+
+func TestCatMergesHostsInTimeOrder(t *testing.T) {
+	h := newHarness(t, true)
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	a1, a2 := record(t, "web1", t0.Add(1*time.Second)), record(t, "web1", t0.Add(3*time.Second))
+	b1, b2 := record(t, "web2", t0.Add(2*time.Second)), record(t, "web2", t0.Add(4*time.Second))
+	c1 := record(t, "web1", t0.Add(25*time.Hour)) // next day, alone
+	ctx := context.Background()
+	put := func(key string, data []byte) {
+		if _, err := h.client().PutObject(ctx, h.env["BLUEOX_BUCKET"], key, bytes.NewReader(data), int64(len(data)), s3sig.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("20261120/request-20261120-web1.log.gz", gzipBytes(t, append(append([]byte{}, a1...), a2...)))
+	truncated := append(append(append([]byte{}, b1...), b2...), b2[:len(b2)/2]...)
+	put("20261120/request-20261120-web2.log", truncated)
+	put("20261121/request-20261121-web1.log", c1)
+
+	h.mustRun("cat", "request", "--start", "20261120", "--end", "20261121")
+	want := bytes.Join([][]byte{a1, b1, a2, b2, c1}, nil)
+	if !bytes.Equal(h.stdout.Bytes(), want) {
+		t.Errorf("cat gave %d bytes, want %d: events of both hosts in time order", h.stdout.Len(), len(want))
+	}
+	if !strings.Contains(h.stderr.String(), "request-20261120-web2.log") {
+		t.Errorf("no warning about the truncated file: %q", h.stderr.String())
+	}
 }
