@@ -41,7 +41,7 @@ func TestConfigFromEnv(t *testing.T) {
 	os.MkdirAll(filepath.Join(home, ".aws"), 0o700)
 	os.WriteFile(filepath.Join(home, ".aws", "credentials"), []byte(
 		"[default]\naws_access_key_id = DEF\naws_secret_access_key = defsecret\n\n[ci]\naws_access_key_id=CI\naws_secret_access_key=cisecret\naws_session_token=tok\n"), 0o600)
-	os.WriteFile(filepath.Join(home, ".aws", "config"), []byte("[profile ci]\nregion = eu-central-1\n"), 0o600)
+	os.WriteFile(filepath.Join(home, ".aws", "config"), []byte("[profile ci]\nregion = eu-central-1\n[profile cfgonly]\naws_access_key_id = CFG\naws_secret_access_key = cfgsecret\nregion = ap-south-1\n"), 0o600)
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -57,6 +57,8 @@ func TestConfigFromEnv(t *testing.T) {
 		{"AWS_REGION beats AWS_DEFAULT_REGION; S3 endpoint beats the general one", map[string]string{"HOME": home, "AWS_REGION": "r1", "AWS_DEFAULT_REGION": "r2",
 			"AWS_ENDPOINT_URL": "http://general", "AWS_ENDPOINT_URL_S3": "http://s3only"},
 			Config{Credentials: Credentials{AccessKeyID: "DEF", SecretAccessKey: "defsecret"}, Region: "r1", Endpoint: "http://s3only"}, false},
+		{"keys in the config file", map[string]string{"HOME": home, "AWS_PROFILE": "cfgonly"},
+			Config{Credentials: Credentials{AccessKeyID: "CFG", SecretAccessKey: "cfgsecret"}, Region: "ap-south-1"}, false},
 		{"no credentials anywhere", map[string]string{"HOME": t.TempDir()}, Config{}, true},
 	}
 	for _, tc := range tests {

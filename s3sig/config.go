@@ -43,7 +43,8 @@ var ErrNoCredentials = errors.New("s3: no credentials: set AWS_ACCESS_KEY_ID and
 // ConfigFromEnv builds a Config the way the AWS tools do, from getenv (os.Getenv
 // in programs): AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; else
 // the AWS_PROFILE (default "default") section of AWS_SHARED_CREDENTIALS_FILE
-// (default ~/.aws/credentials). Region from AWS_REGION, AWS_DEFAULT_REGION, the
+// (default ~/.aws/credentials), else that profile in AWS_CONFIG_FILE (default
+// ~/.aws/config). Region from AWS_REGION, AWS_DEFAULT_REGION, the
 // profile's region in AWS_CONFIG_FILE (default ~/.aws/config), else us-east-1.
 // Endpoint from AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL. AWS_MAX_ATTEMPTS
 // bounds the tries per request. It returns ErrNoCredentials (wrapped) when no access key is found.
@@ -74,20 +75,30 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			SessionToken:    sec["aws_session_token"],
 		}
 	}
+	configPath := getenv("AWS_CONFIG_FILE")
+	if configPath == "" && home != "" {
+		configPath = filepath.Join(home, ".aws", "config")
+	}
+	configSection := "profile " + profile
+	if profile == "default" {
+		configSection = "default"
+	}
+	if cfg.Credentials.AccessKeyID == "" || cfg.Credentials.SecretAccessKey == "" {
+		// The AWS tools also accept keys in the config file.
+		if sec, err := iniSection(configPath, configSection); err == nil && sec["aws_access_key_id"] != "" {
+			cfg.Credentials = Credentials{
+				AccessKeyID:     sec["aws_access_key_id"],
+				SecretAccessKey: sec["aws_secret_access_key"],
+				SessionToken:    sec["aws_session_token"],
+			}
+		}
+	}
 	cfg.Region = getenv("AWS_REGION")
 	if cfg.Region == "" {
 		cfg.Region = getenv("AWS_DEFAULT_REGION")
 	}
 	if cfg.Region == "" {
-		path := getenv("AWS_CONFIG_FILE")
-		if path == "" && home != "" {
-			path = filepath.Join(home, ".aws", "config")
-		}
-		name := "profile " + profile
-		if profile == "default" {
-			name = "default"
-		}
-		if sec, err := iniSection(path, name); err == nil {
+		if sec, err := iniSection(configPath, configSection); err == nil {
 			cfg.Region = sec["region"]
 		}
 	}

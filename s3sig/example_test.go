@@ -47,3 +47,22 @@ func ExampleClient_PutObject() {
 	info, err := c.PutObject(context.Background(), "my-logs", "20261124/request-20261124-web1.log.gz", f, fi.Size(), s3sig.PutOptions{})
 	fmt.Println(info.ETag, err)
 }
+
+// List the objects of one day folder, page after page.
+func ExampleClient_ListObjectsV2() {
+	c, err := s3sig.New(s3sig.Config{
+		Credentials: s3sig.Credentials{AccessKeyID: "minio", SecretAccessKey: "minio-secret"},
+		Endpoint:    "http://127.0.0.1:9000",
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for obj, err := range c.ListObjectsV2(context.Background(), "my-logs", s3sig.ListOptions{Prefix: "20261124/"}) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(obj.Key, obj.Size)
+	}
+}
