@@ -309,6 +309,9 @@ func TestUploadKeyLayoutAndSkipping(t *testing.T) {
 	h.writeLog("request.db-20261123.log.bz2", fixture(t, "logs-zipped/20261123/request-20261123.log.bz2"), old)
 	h.mustRun("zip")
 	h.mustRun("upload", "-v")
+	if !strings.Contains(h.stderr.String(), "upload: 4/4 files") {
+		t.Errorf("no progress with -v:\n%s", h.stderr.String())
+	}
 
 	ctx := context.Background()
 	var got []string
