@@ -315,4 +315,3 @@ func TestFilesCloseWhenIdleAndReopenOnDemand(t *testing.T) {
 	x.waitReceived(t, 2)
 	waitTree(t, x.logPath, map[string][]byte{"20261124/request-20261124.log": append(append([]byte{}, data...), data...)})
 }
-
