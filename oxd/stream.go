@@ -233,13 +233,15 @@ func (s *subscriber) matches(typ string) bool {
 // Stats reports the stream's counters for STATUS.
 func (p *publisher) Stats() map[string]any {
 	subs := *p.subs.Load()
-	queued := 0
+	queued, prefixes := 0, 0
 	for _, s := range subs {
 		queued += len(s.q)
+		prefixes += len(*s.prefixes.Load())
 	}
 	return map[string]any{
 		"port":        p.Port(),
 		"subscribers": len(subs),
+		"prefixes":    prefixes,
 		"sent":        p.sent.Load(),
 		"dropped":     p.dropped.Load(),
 		"refused":     p.refused.Load(),
