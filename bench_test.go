@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -87,3 +89,55 @@ func BenchmarkRequestEventUnconfigured(b *testing.B) {
 		requestExample(ctx)
 	}
 }
+
+// BenchmarkMiddleware serves a small request in-process, bare and through
+// Middleware (unconfigured, and sending to a discarding collector); the
+// difference is the middleware's cost per request.
+func BenchmarkMiddleware(b *testing.B) {
+	hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "hello, world\n")
+	})
+	req := httptest.NewRequest("GET", "http://example.com/hello?name=ada", nil)
+	req.RemoteAddr = "192.0.2.1:5555"
+	for k, v := range map[string]string{
+		"User-Agent": "Mozilla/5.0 (X11; Linux x86_64)", "Accept": "text/html", "Accept-Encoding": "gzip",
+		"Accept-Language": "en", "Cookie": "session=secret", "Authorization": "Bearer secret",
+	} {
+		req.Header.Set(k, v)
+	}
+	w := &discardWriter{h: http.Header{}}
+	run := func(b *testing.B, h http.Handler) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			clear(w.h)
+			h.ServeHTTP(w, req)
+		}
+	}
+	b.Run("bare", func(b *testing.B) { run(b, hello) })
+	b.Run("unconfigured", func(b *testing.B) {
+		SetRecorder(nil)
+		run(b, Middleware(hello, nil))
+	})
+	b.Run("sending", func(b *testing.B) {
+		s := NewSender(discardCollector(b), &SenderOptions{QueueSize: 1 << 16})
+		ConfigureSender(s)
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			Shutdown(ctx)
+		}()
+		for s.Stats().Connects == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		run(b, Middleware(hello, nil))
+	})
+}
+
+// discardWriter is a ResponseWriter that keeps nothing, cheaper than
+// httptest.ResponseRecorder, so that the benchmark shows the middleware.
+type discardWriter struct{ h http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *discardWriter) WriteHeader(int)             {}
