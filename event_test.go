@@ -603,7 +603,7 @@ func TestEventFrameMatchesAppendRecord(t *testing.T) {
 	body := map[string]any{"query": "select 1", "row_count": 1, "nested": map[string]any{"a": []any{1.5, "x"}}}
 	for _, id := range []string{"", "custom-id"} {
 		e := &Event{typ: "request.db", start: start.UnixNano(), id: id, rawID: [16]byte{0x6b, 0x05, 0x95, 0x2a, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}}
-		got, err := e.appendData(nil, cfg, end.UnixNano(), body)
+		got, err := e.appendData(nil, cfg, end.UnixNano(), fieldsOf(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -612,6 +612,15 @@ func TestEventFrameMatchesAppendRecord(t *testing.T) {
 			t.Errorf("id %q: frame\n%x\nwant\n%x", id, got, want)
 		}
 	}
+}
+
+// fieldsOf makes an event body of m's top level.
+func fieldsOf(m map[string]any) *fieldSet {
+	fs := &fieldSet{}
+	for k, v := range m {
+		fs.set(k, v)
+	}
+	return fs
 }
 
 // timeFor returns a time whose UnixFloat is exactly f.
@@ -651,7 +660,7 @@ func TestEventFramesMatchTheOriginal(t *testing.T) {
 		if !bytes.Equal(meta, wf.Meta) {
 			t.Errorf("event %d (%s): meta frame\n%x\nwant\n%x", i, e.typ, meta, wf.Meta)
 		}
-		data, err := e.appendData(nil, cfg, end.UnixNano(), want.Body)
+		data, err := e.appendData(nil, cfg, end.UnixNano(), fieldsOf(want.Body))
 		if err != nil {
 			t.Fatal(err)
 		}
