@@ -113,8 +113,8 @@ func Start(ctx context.Context, name string, opts ...Option) (context.Context, *
 		ctx = context.Background()
 	}
 	prev := FromContext(ctx)
-	now := time.Now()
-	e := &Event{prev: prev, start: now.UnixNano()}
+	now := unixNano()
+	e := &Event{prev: prev, start: now}
 	e.ctx = eventCtx{Context: ctx, ev: e}
 
 	var id string
@@ -278,8 +278,8 @@ func (e *Event) Timeit(key string) func() {
 	if e == nil || !e.enabled {
 		return noop
 	}
-	start := time.Now()
-	return func() { e.Set(key, time.Since(start).Seconds()) }
+	start := monoNow()
+	return func() { e.Set(key, (monoNow() - start).Seconds()) }
 }
 
 // Done finishes the event and sends it (unless it is disabled). It is idempotent;
@@ -302,7 +302,7 @@ func (e *Event) Done() {
 		return
 	}
 	if end == 0 {
-		end = time.Now().UnixNano()
+		end = unixNano()
 	}
 	cfg := current.Load()
 	switch {

@@ -519,11 +519,22 @@ func TestRecordFields(t *testing.T) {
 	if rec.ID != "my-id" || rec.Host != "testhost" || rec.PID != 4242 || rec.Type != "request" {
 		t.Errorf("record %+v", rec)
 	}
-	if rec.Start.Before(before) || rec.End.Before(rec.Start) {
+	if rec.Start.Before(before.Add(-time.Millisecond)) || rec.End.Before(rec.Start) {
 		t.Errorf("start %v end %v", rec.Start, rec.End)
 	}
 	if rec.Body == nil || len(rec.Body) != 0 {
 		t.Errorf("empty event body = %#v, want an empty map as the original sent", rec.Body)
+	}
+}
+
+func TestEventClockFollowsTheWallClock(t *testing.T) {
+	for i := 0; i < 1000; i++ {
+		before := time.Now().UnixNano()
+		got := unixNano()
+		after := time.Now().UnixNano()
+		if got < before-int64(time.Millisecond) || got > after+int64(time.Millisecond) {
+			t.Fatalf("unixNano = %d, wall clock between %d and %d", got, before, after)
+		}
 	}
 }
 
