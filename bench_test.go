@@ -155,23 +155,45 @@ func BenchmarkMiddleware(b *testing.B) {
 			h.ServeHTTP(w, req)
 		}
 	}
+	// over serves real requests from a keep-alive client over loopback TCP.
+	over := func(b *testing.B, h http.Handler) {
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		client := srv.Client()
+		lreq, _ := http.NewRequest("GET", srv.URL+"/hello?name=ada", nil)
+		lreq.Header = req.Header
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			resp, err := client.Do(lreq)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	sending := func(b *testing.B) {
+		s := newSender("discard", &SenderOptions{QueueSize: 1 << 16}, dialDiscard)
+		ConfigureSender(s)
+		b.Cleanup(func() { Shutdown(context.Background()) })
+	}
 	b.Run("bare", func(b *testing.B) { run(b, hello) })
 	b.Run("unconfigured", func(b *testing.B) {
 		SetRecorder(nil)
 		run(b, Middleware(hello, nil))
 	})
 	b.Run("sending", func(b *testing.B) {
-		s := NewSender(discardCollector(b), &SenderOptions{QueueSize: 1 << 16})
-		ConfigureSender(s)
-		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			Shutdown(ctx)
-		}()
-		for s.Stats().Connects == 0 {
-			time.Sleep(time.Millisecond)
-		}
+		sending(b)
 		run(b, Middleware(hello, nil))
+	})
+	b.Run("loopback-bare", func(b *testing.B) {
+		SetRecorder(nil)
+		over(b, hello)
+	})
+	b.Run("loopback-sending", func(b *testing.B) {
+		sending(b)
+		over(b, Middleware(hello, nil))
 	})
 }
 

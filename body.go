@@ -168,6 +168,8 @@ func appendFields(dst []byte, fs *fieldSet, depth int) ([]byte, error) {
 			dst, err = appendFields(dst, v, depth+1)
 		case map[string]any:
 			dst, err = appendBody(dst, v, depth+1)
+		case map[string]string: // headers
+			dst = appendStrings(dst, v)
 		default:
 			dst, err = appendValue(dst, v, depth+1)
 		}
@@ -176,4 +178,21 @@ func appendFields(dst []byte, fs *fieldSet, depth int) ([]byte, error) {
 		}
 	}
 	return dst, nil
+}
+
+// appendStrings encodes a map of strings with sorted keys, sorting in a stack
+// buffer like appendBody.
+func appendStrings(dst []byte, m map[string]string) []byte {
+	var buf [32]string
+	keys := buf[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	dst = appendMapHeader(dst, len(keys))
+	for _, k := range keys {
+		dst = appendString(dst, k)
+		dst = appendString(dst, m[k])
+	}
+	return dst
 }

@@ -34,8 +34,8 @@ type Event struct {
 	mu      sync.Mutex
 	done    bool
 	body    *fieldSet
-	samples map[string]bool   // sampling decisions made for sub-events (level "..", "^" or this name)
-	endAt   int64             // when set, the end (Unix ns) Done records: a log record's time
+	samples map[string]bool // sampling decisions made for sub-events (level "..", "^" or this name)
+	endAt   int64           // when set, the end (Unix ns) Done records: a log record's time
 }
 
 // eventCtx is a context.Context carrying an Event; it lives inside the Event so
