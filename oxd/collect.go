@@ -114,7 +114,13 @@ type collector struct {
 	wg sync.WaitGroup
 }
 
-const batchMax = 256
+// A connection hands over a batch at 256 events or 256 KiB, or whenever it has no
+// more input buffered; with at most 8 batches waiting, the events between the
+// sockets and the loop stay within a few MiB.
+const (
+	batchMax      = 256
+	batchMaxBytes = 256 << 10
+)
 
 func newCollector(addr string, maxEvent int, log *slog.Logger) (*collector, error) {
 	l, err := net.Listen("tcp", addr)
@@ -123,7 +129,7 @@ func newCollector(addr string, maxEvent int, log *slog.Logger) (*collector, erro
 	}
 	return &collector{
 		l:         l,
-		out:       make(chan []event, 16),
+		out:       make(chan []event, 8),
 		maxEvent:  maxEvent,
 		log:       log,
 		badLog:    newRateLog(log, 10*time.Second),
@@ -192,15 +198,17 @@ func (c *collector) serve(ctx context.Context, nc net.Conn) {
 
 	var frames [][]byte
 	batch := make([]event, 0, batchMax)
+	batchBytes := 0
 	send := func() {
 		if len(batch) > 0 {
 			c.out <- batch // the loop drains out until it is closed, even after ctx ends
 			batch = make([]event, 0, batchMax)
+			batchBytes = 0
 		}
 	}
 	defer send()
 	for {
-		if len(batch) > 0 && (len(batch) >= batchMax || !zc.Buffered()) {
+		if len(batch) > 0 && (len(batch) >= batchMax || batchBytes >= batchMaxBytes || !zc.Buffered()) {
 			send()
 		}
 		m, err := zc.ReadMsg(frames, c.maxEvent, nil)
@@ -229,6 +237,7 @@ func (c *collector) serve(ctx context.Context, nc net.Conn) {
 			continue
 		}
 		batch = append(batch, ev)
+		batchBytes += len(ev.meta) + len(ev.data)
 	}
 }
 

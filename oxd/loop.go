@@ -126,7 +126,6 @@ func (l *loop) run() error {
 
 func (l *loop) handle(batch []event) {
 	now := l.now()
-	l.stats.note(batch, now)
 	var fwdDrop uint64
 	for i := range batch {
 		ev := &batch[i]
@@ -145,15 +144,16 @@ func (l *loop) handle(batch []event) {
 		// tick, so a trickle of events reaches the files at once.
 		l.files.Flush()
 	}
-	if fwdDrop > 0 || l.files != nil {
-		l.stats.mu.Lock()
-		l.stats.fwdDrop += fwdDrop
-		if l.files != nil {
-			l.stats.writer = l.files.stats
-			l.stats.openFiles = l.files.OpenFiles()
-		}
-		l.stats.mu.Unlock()
+	// Counted once handled, so STATUS never shows an event as received before it
+	// is in its file buffer (and, when oxd is idle, in the file).
+	l.stats.note(batch, now)
+	l.stats.mu.Lock()
+	l.stats.fwdDrop += fwdDrop
+	if l.files != nil {
+		l.stats.writer = l.files.stats
+		l.stats.openFiles = l.files.OpenFiles()
 	}
+	l.stats.mu.Unlock()
 }
 
 func (l *loop) noteFiles() {

@@ -21,6 +21,7 @@ type options struct {
 	streamPort   int    // 0: random in [35000, 36000)
 	forwardMB    int    // bound of the forward queue, MiB
 	maxEventSize int    // largest accepted message, bytes
+	cpuProfile   string // write a CPU profile here (diagnostics)
 }
 
 // usageError is a command-line mistake: exit status 2.
@@ -69,6 +70,7 @@ Options:
       --forward-queue-mb N    memory for events waiting to be forwarded (default 32);
                               past it events are dropped and counted
       --max-event-bytes N     drop larger messages (default 16777216)
+      --cpuprofile FILE       write a Go CPU profile to FILE until exit (diagnostics)
   -v                          more logging: -v info, -vv debug (repeatable)
   -h, --help                  this help
 
@@ -98,6 +100,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.streamPort, "stream-port", 0, "stream port")
 	fs.IntVar(&o.forwardMB, "forward-queue-mb", 32, "forward queue MiB")
 	fs.IntVar(&o.maxEventSize, "max-event-bytes", 16<<20, "largest message")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "CPU profile file")
 	fs.Var(&v, "v", "verbose")
 	if err := fs.Parse(expandShort(args)); err != nil {
 		if err == flag.ErrHelp {
