@@ -108,8 +108,12 @@ type collector struct {
 	// starts: until idle for drainIdle, at most drainMax.
 	drainIdle, drainMax time.Duration
 
-	dropped [nReasons]atomic.Uint64
-	conns   atomic.Int64
+	maxConns int // connections at once, handshakes included; more are refused
+
+	dropped  [nReasons]atomic.Uint64
+	conns    atomic.Int64 // connections past the handshake
+	accepted atomic.Int64 // connections open, handshakes included
+	refused  atomic.Uint64
 
 	wg sync.WaitGroup
 }
@@ -122,7 +126,7 @@ const (
 	batchMaxBytes = 256 << 10
 )
 
-func newCollector(addr string, maxEvent int, log *slog.Logger) (*collector, error) {
+func newCollector(addr string, maxEvent, maxConns int, log *slog.Logger) (*collector, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -131,6 +135,7 @@ func newCollector(addr string, maxEvent int, log *slog.Logger) (*collector, erro
 		l:         l,
 		out:       make(chan []event, 8),
 		maxEvent:  maxEvent,
+		maxConns:  maxConns,
 		log:       log,
 		badLog:    newRateLog(log, 10*time.Second),
 		drainIdle: 250 * time.Millisecond,
@@ -156,9 +161,17 @@ func (c *collector) Run(ctx context.Context) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
+		if c.accepted.Load() >= int64(c.maxConns) {
+			c.refused.Add(1)
+			c.badLog.Warn("maxconns", "collect: too many connections; refused one", "from", nc.RemoteAddr(), "max", c.maxConns)
+			nc.Close()
+			continue
+		}
+		c.accepted.Add(1)
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
+			defer c.accepted.Add(-1)
 			c.serve(ctx, nc)
 		}()
 	}
@@ -180,21 +193,27 @@ func (c *collector) serve(ctx context.Context, nc net.Conn) {
 	if ctx.Err() != nil {
 		return
 	}
+	// At shutdown, read on until the connection is quiet for drainIdle; a
+	// connection still in its handshake ends then too.
+	var drainStart atomic.Int64
+	stop := context.AfterFunc(ctx, func() {
+		drainStart.Store(time.Now().UnixNano())
+		_ = nc.SetReadDeadline(time.Now().Add(c.drainIdle))
+	})
+	defer stop()
 	zc, err := zmtp.Handshake(nc, "PULL", 10*time.Second)
 	if err != nil {
-		c.drop(dropHandshake, err, nc.RemoteAddr())
+		if ctx.Err() == nil {
+			c.drop(dropHandshake, err, nc.RemoteAddr())
+		}
 		return
+	}
+	if drainStart.Load() != 0 { // the handshake's own deadline replaced the drain's
+		_ = nc.SetReadDeadline(time.Now().Add(c.drainIdle))
 	}
 	c.conns.Add(1)
 	defer c.conns.Add(-1)
 	c.log.Debug("collect: connection", "from", nc.RemoteAddr())
-
-	var drainStart atomic.Int64
-	stop := context.AfterFunc(ctx, func() {
-		drainStart.Store(time.Now().UnixNano())
-		_ = zc.SetReadDeadline(time.Now().Add(c.drainIdle))
-	})
-	defer stop()
 
 	var frames [][]byte
 	batch := make([]event, 0, batchMax)

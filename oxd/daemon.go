@@ -61,7 +61,7 @@ func (d *daemon) start() (err error) {
 		}
 		closers = append(closers, func() { d.files.Close() })
 	}
-	if d.collect, err = newCollector(d.opts.collect, d.opts.maxEventSize, d.log); err != nil {
+	if d.collect, err = newCollector(d.opts.collect, d.opts.maxEventSize, d.opts.maxConns, d.log); err != nil {
 		return fmt.Errorf("oxd: collect on %s: %w", d.opts.collect, err)
 	}
 	closers = append(closers, func() { d.collect.l.Close() })
@@ -104,6 +104,7 @@ func (d *daemon) status() map[string]any {
 	s := d.stats.status()
 	s["dropped"] = d.collect.Dropped()
 	s["connections"] = d.collect.conns.Load()
+	s["connections_refused"] = d.collect.refused.Load()
 	s["stream"] = d.stream.Stats()
 	if d.fwd != nil {
 		s["forward"] = d.fwd.Stats()

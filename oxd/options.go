@@ -22,6 +22,7 @@ type options struct {
 	forwardMB    int    // bound of the forward queue, MiB
 	maxEventSize int    // largest accepted message, bytes
 	cpuProfile   string // write a CPU profile here (diagnostics)
+	maxConns     int    // collection connections at once
 }
 
 // usageError is a command-line mistake: exit status 2.
@@ -70,6 +71,7 @@ Options:
       --forward-queue-mb N    memory for events waiting to be forwarded (default 32);
                               past it events are dropped and counted
       --max-event-bytes N     drop larger messages (default 16777216)
+      --max-connections N     collection connections at once (default 1024)
       --cpuprofile FILE       write a Go CPU profile to FILE until exit (diagnostics)
   -v                          more logging: -v info, -vv debug (repeatable)
   -h, --help                  this help
@@ -100,6 +102,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.streamPort, "stream-port", 0, "stream port")
 	fs.IntVar(&o.forwardMB, "forward-queue-mb", 32, "forward queue MiB")
 	fs.IntVar(&o.maxEventSize, "max-event-bytes", 16<<20, "largest message")
+	fs.IntVar(&o.maxConns, "max-connections", 1024, "collection connections")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "CPU profile file")
 	fs.Var(&v, "v", "verbose")
 	if err := fs.Parse(expandShort(args)); err != nil {
@@ -117,6 +120,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.streamPort < 0 || o.streamPort > 65535 {
 		return o, usageError{fmt.Sprintf("--stream-port %d: not a port", o.streamPort)}
+	}
+	if o.maxConns < 1 {
+		return o, usageError{"--max-connections must be at least 1"}
 	}
 	if o.forwardMB < 1 {
 		return o, usageError{"--forward-queue-mb must be at least 1"}
