@@ -22,6 +22,15 @@ type event struct {
 	end        float64
 }
 
+// batch is what a source hands the collection loop. done, when set, runs after
+// every event of the batch has been published, queued for forwarding and written
+// to its file and flushed to the operating system: an acknowledging receiver
+// (spooled forwarding) answers its sender from there.
+type batch struct {
+	events []event
+	done   func()
+}
+
 // Reasons a message is dropped, as STATUS reports them under "dropped".
 type reason int
 
@@ -99,7 +108,7 @@ func checkData(d []byte) (reason, error) {
 // socket at its high-water mark does), so nothing received is dropped for lack of room.
 type collector struct {
 	l        net.Listener
-	out      chan []event
+	out      chan<- batch
 	maxEvent int
 	log      *slog.Logger
 	badLog   *rateLog
@@ -126,14 +135,14 @@ const (
 	batchMaxBytes = 256 << 10
 )
 
-func newCollector(addr string, maxEvent, maxConns int, log *slog.Logger) (*collector, error) {
+func newCollector(addr string, out chan<- batch, maxEvent, maxConns int, log *slog.Logger) (*collector, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	return &collector{
 		l:         l,
-		out:       make(chan []event, 8),
+		out:       out,
 		maxEvent:  maxEvent,
 		maxConns:  maxConns,
 		log:       log,
@@ -147,7 +156,8 @@ func newCollector(addr string, maxEvent, maxConns int, log *slog.Logger) (*colle
 func (c *collector) Port() int { return c.l.Addr().(*net.TCPAddr).Port }
 
 // Run accepts connections until ctx ends, then reads what the open connections
-// still deliver (see drainIdle) and closes out once every reader has finished.
+// still deliver (see drainIdle), and returns once every reader has handed over its
+// last batch.
 func (c *collector) Run(ctx context.Context) {
 	stop := context.AfterFunc(ctx, func() { c.l.Close() })
 	defer stop()
@@ -176,7 +186,6 @@ func (c *collector) Run(ctx context.Context) {
 		}()
 	}
 	c.wg.Wait()
-	close(c.out)
 }
 
 func (c *collector) drop(r reason, err error, from net.Addr) {
@@ -216,18 +225,18 @@ func (c *collector) serve(ctx context.Context, nc net.Conn) {
 	c.log.Debug("collect: connection", "from", nc.RemoteAddr())
 
 	var frames [][]byte
-	batch := make([]event, 0, batchMax)
+	evs := make([]event, 0, batchMax)
 	batchBytes := 0
 	send := func() {
-		if len(batch) > 0 {
-			c.out <- batch // the loop drains out until it is closed, even after ctx ends
-			batch = make([]event, 0, batchMax)
+		if len(evs) > 0 {
+			c.out <- batch{events: evs} // the loop drains until every source is done
+			evs = make([]event, 0, batchMax)
 			batchBytes = 0
 		}
 	}
 	defer send()
 	for {
-		if len(batch) > 0 && (len(batch) >= batchMax || batchBytes >= batchMaxBytes || !zc.Buffered()) {
+		if len(evs) > 0 && (len(evs) >= batchMax || batchBytes >= batchMaxBytes || !zc.Buffered()) {
 			send()
 		}
 		m, err := zc.ReadMsg(frames, c.maxEvent, nil)
@@ -255,7 +264,7 @@ func (c *collector) serve(ctx context.Context, nc net.Conn) {
 			c.drop(r, err, nc.RemoteAddr())
 			continue
 		}
-		batch = append(batch, ev)
+		evs = append(evs, ev)
 		batchBytes += len(ev.meta) + len(ev.data)
 	}
 }
