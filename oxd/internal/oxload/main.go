@@ -163,6 +163,7 @@ func bench(args []string) error {
 	python := fs.String("python", "/usr/bin/python3", "python3 with pyzmq")
 	targets := fs.String("targets", "libzmq,zmq4,oxd", "what to measure, in this order each round")
 	cpuprofile := fs.String("cpuprofile", "", "write oxd's CPU profile of the last run here")
+	dir := fs.String("dir", "", "parent of oxd's log path (default: the system's temporary directory)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -191,7 +192,7 @@ func bench(args []string) error {
 				if run == *runs-1 {
 					prof = *cpuprofile
 				}
-				r, err = runOxd(self, *oxdBin, *n, *size, prof)
+				r, err = runOxd(self, *oxdBin, *dir, *n, *size, prof)
 			default:
 				return fmt.Errorf("unknown target %q", target)
 			}
@@ -323,8 +324,8 @@ func runPull(self string, n, size int, prog string, progArgs ...string) (result,
 }
 
 // runOxd measures oxd writing to a fresh log path with one subscriber attached.
-func runOxd(self, bin string, n, size int, cpuprofile string) (result, error) {
-	dir, err := os.MkdirTemp("", "oxload")
+func runOxd(self, bin, parent string, n, size int, cpuprofile string) (result, error) {
+	dir, err := os.MkdirTemp(parent, "oxload")
 	if err != nil {
 		return result{}, err
 	}
