@@ -27,7 +27,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "oxd:", err)
 		os.Exit(2)
 	case err != nil:
-		fmt.Fprintln(os.Stderr, "oxd:", err)
+		fmt.Fprintln(os.Stderr, err) // run's errors start with "oxd:"
 		os.Exit(1)
 	}
 }

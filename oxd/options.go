@@ -84,8 +84,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
 	var v verbosity
 	fs := flag.NewFlagSet("oxd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usageText) }
+	fs.SetOutput(io.Discard) // errors are returned; the help text is printed for -h only
+	fs.Usage = func() {}
 	for _, name := range []string{"t", "control"} {
 		fs.StringVar(&o.control, name, "", "control address")
 	}
@@ -107,9 +107,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.Var(&v, "v", "verbose")
 	if err := fs.Parse(expandShort(args)); err != nil {
 		if err == flag.ErrHelp {
+			fmt.Fprint(stderr, usageText)
 			return o, err
 		}
-		return o, usageError{err.Error()}
+		return o, usageError{err.Error() + " (see oxd -h)"}
 	}
 	o.verbose = int(v)
 	if fs.NArg() > 0 {
