@@ -529,13 +529,15 @@ func TestWriterUnderConcurrentAdds(t *testing.T) {
 	w := esbulk.NewWriter(esbulk.Config{Nodes: []string{es.URL()}, FlushDocs: 7, Backoff: noWait, FlushInterval: time.Millisecond})
 	var wg sync.WaitGroup
 	for g := range 4 {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			for i := range 100 {
 				if err := w.Add(context.Background(), doc(g*100+i)); err != nil {
 					t.Error(err)
 				}
 			}
-		})
+		}()
 	}
 	wg.Wait()
 	closeOK(t, w)
