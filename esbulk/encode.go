@@ -6,28 +6,34 @@ import (
 	"fmt"
 )
 
-// appendItem appends doc's action line and body line (NDJSON) to dst.
-func appendItem(dst []byte, doc Doc) ([]byte, error) {
-	action := doc.Action
-	switch action {
-	case "":
-		action = "index"
-	case "index", "create":
+// checkBody returns doc's body as it goes on the wire: trimmed, on one line.
+func checkBody(doc Doc) ([]byte, error) {
+	switch doc.Action {
+	case "", "index", "create":
 	default:
-		return dst, fmt.Errorf("esbulk: action %q: only index and create carry a document", doc.Action)
+		return nil, fmt.Errorf("esbulk: action %q: only index and create carry a document", doc.Action)
 	}
 	body := bytes.TrimSpace(doc.Body)
 	if len(body) == 0 || body[0] != '{' {
-		return dst, fmt.Errorf("esbulk: document body must be a JSON object")
+		return nil, fmt.Errorf("esbulk: document body must be a JSON object")
 	}
-	if bytes.ContainsAny(body, "\r\n") {
+	if bytes.IndexByte(body, '\n') >= 0 || bytes.IndexByte(body, '\r') >= 0 {
 		// NDJSON needs the document on one line; JSON allows breaks only between
 		// tokens, so compacting removes them (and checks the syntax).
 		var c bytes.Buffer
 		if err := json.Compact(&c, body); err != nil {
-			return dst, fmt.Errorf("esbulk: document body: %w", err)
+			return nil, fmt.Errorf("esbulk: document body: %w", err)
 		}
 		body = c.Bytes()
+	}
+	return body, nil
+}
+
+// appendAction appends doc's action line, newline included.
+func appendAction(dst []byte, doc Doc) []byte {
+	action := doc.Action
+	if action == "" {
+		action = "index"
 	}
 	dst = append(dst, `{"`...)
 	dst = append(dst, action...)
@@ -45,13 +51,23 @@ func appendItem(dst []byte, doc Doc) ([]byte, error) {
 		dst = append(dst, `"_id":`...)
 		dst = appendString(dst, doc.ID)
 	}
-	dst = append(dst, "}}\n"...)
-	dst = append(dst, body...)
-	return append(dst, '\n'), nil
+	return append(dst, "}}\n"...)
 }
 
 // appendString appends s as a JSON string (invalid UTF-8 becomes U+FFFD).
 func appendString(dst []byte, s string) []byte {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			plain = false
+			break
+		}
+	}
+	if plain { // the usual index names and ids
+		dst = append(dst, '"')
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
 	b, _ := json.Marshal(s) // a string always marshals
 	return append(dst, b...)
 }

@@ -57,6 +57,7 @@ type Doc struct {
 }
 
 // Failure describes a document that was not indexed and will not be retried.
+// Doc.Body is valid only during the OnFailure call; copy it to keep it.
 type Failure struct {
 	Doc    Doc
 	Status int    // HTTP status of the item or of the whole request; 0 when no response came
@@ -148,6 +149,8 @@ type Writer struct {
 	// guarded by sem
 	buf    []byte
 	items  []item
+	last   int    // size of the previous batch, to size the next buffer
+	action []byte // scratch for an action line
 	timer  *time.Timer
 	gen    uint64 // bumped when the buffer is taken; stale timers see a new value
 	node   int
@@ -160,11 +163,19 @@ type Writer struct {
 
 // item is one buffered document: its two NDJSON lines are buf[off:end].
 type item struct {
-	doc      Doc
+	doc      Doc // without Body, which is buf[body:end-1]
 	off, end int
+	body     int
 	// why the store last rejected it with a retryable status
 	status      int
 	typ, reason string
+}
+
+// full returns the item's document with its body, which lives in buf.
+func (it item) full(buf []byte) Doc {
+	d := it.doc
+	d.Body = buf[it.body : it.end-1]
+	return d
 }
 
 // NewWriter returns a Writer for cfg. An invalid node is reported by the first
@@ -273,8 +284,9 @@ func (w *Writer) lock(ctx context.Context) error {
 
 func (w *Writer) unlock() { <-w.sem }
 
-// Add buffers doc, sending the buffer first when doc would take it past
-// FlushBytes and afterwards when it holds FlushDocs documents. A send blocks the
+// Add copies doc into the buffer (the caller may reuse doc.Body afterwards),
+// sending the buffer first when doc would take it past FlushBytes and
+// afterwards when it holds FlushDocs documents. A send blocks the
 // caller (that is the back-pressure); its outcome is reported per document
 // through OnFailure and Stats, so Add's error only concerns doc itself, the
 // Writer's state or ctx.
@@ -282,7 +294,7 @@ func (w *Writer) Add(ctx context.Context, doc Doc) error {
 	if w.err != nil {
 		return w.err
 	}
-	line, err := appendItem(nil, doc)
+	body, err := checkBody(doc)
 	if err != nil {
 		return err
 	}
@@ -293,12 +305,21 @@ func (w *Writer) Add(ctx context.Context, doc Doc) error {
 	if w.closed.Load() {
 		return ErrClosed
 	}
-	if len(w.items) > 0 && len(w.buf)+len(line) > w.cfg.FlushBytes {
+	w.action = appendAction(w.action[:0], doc)
+	size := len(w.action) + len(body) + 1
+	if len(w.items) > 0 && len(w.buf)+size > w.cfg.FlushBytes {
 		w.sendBuffered(ctx)
 	}
+	if w.buf == nil {
+		// Batches are alike: start at the size of the previous one.
+		w.buf = make([]byte, 0, max(w.last+w.last/8, size, 4096))
+	}
 	off := len(w.buf)
-	w.buf = append(w.buf, line...)
-	w.items = append(w.items, item{doc: doc, off: off, end: len(w.buf)})
+	w.buf = append(w.buf, w.action...)
+	bodyOff := len(w.buf)
+	w.buf = append(append(w.buf, body...), '\n')
+	doc.Body = nil
+	w.items = append(w.items, item{doc: doc, off: off, end: len(w.buf), body: bodyOff})
 	w.stats.added.Add(1)
 	if len(w.items) >= w.cfg.FlushDocs || len(w.buf) >= w.cfg.FlushBytes {
 		w.sendBuffered(ctx)
@@ -375,7 +396,7 @@ func (w *Writer) Close(ctx context.Context) error {
 	}
 	if w.err != nil {
 		for _, it := range w.items {
-			w.fail(Failure{Doc: it.doc, Reason: w.err.Error(), Err: w.err})
+			w.fail(Failure{Doc: it.full(w.buf), Reason: w.err.Error(), Err: w.err})
 		}
 		return w.err
 	}
@@ -398,7 +419,7 @@ func (w *Writer) fail(f Failure) {
 // document is indexed or reported failed. The caller holds the lock.
 func (w *Writer) sendBuffered(ctx context.Context) {
 	buf, items := w.buf, w.items
-	w.buf, w.items = nil, nil
+	w.buf, w.items, w.last = nil, nil, len(buf)
 	w.gen++
 	if w.timer != nil {
 		w.timer.Stop()
@@ -444,7 +465,7 @@ func (w *Writer) send(ctx context.Context, buf []byte, items []item) {
 		buf = rebuild(buf, items)
 	}
 	for _, it := range last.retry {
-		f := Failure{Doc: it.doc, Status: last.status, Err: last.err}
+		f := Failure{Doc: it.full(buf), Status: last.status, Err: last.err}
 		switch {
 		case last.err != nil:
 			f.Reason = last.err.Error()
@@ -468,7 +489,7 @@ func rebuild(old []byte, items []item) []byte {
 		it := &items[i]
 		off := len(buf)
 		buf = append(buf, old[it.off:it.end]...)
-		it.off, it.end = off, len(buf)
+		it.off, it.end, it.body = off, len(buf), off+it.body-it.off
 	}
 	return buf
 }
@@ -562,14 +583,14 @@ func (w *Writer) do(ctx context.Context, buf []byte, items []item) outcome {
 		it := items[i]
 		switch {
 		case res == nil:
-			w.fail(Failure{Doc: it.doc, Status: resp.StatusCode, Reason: "bulk response item has no index, create, update or delete result"})
+			w.fail(Failure{Doc: it.full(buf), Status: resp.StatusCode, Reason: "bulk response item has no index, create, update or delete result"})
 		case res.Status/100 == 2:
 			indexed++
 		case retryable(res.Status):
 			it.status, it.typ, it.reason = res.Status, res.Error.Type, res.Error.Reason
 			out.retry = append(out.retry, it)
 		default:
-			w.fail(Failure{Doc: it.doc, Status: res.Status, Type: res.Error.Type, Reason: res.Error.Reason})
+			w.fail(Failure{Doc: it.full(buf), Status: res.Status, Type: res.Error.Type, Reason: res.Error.Reason})
 		}
 	}
 	w.stats.indexed.Add(int64(indexed))

@@ -550,3 +550,16 @@ func TestWriterUnderConcurrentAdds(t *testing.T) {
 		}
 	}
 }
+
+func TestWriterCopiesTheBodySoTheCallerMayReuseIt(t *testing.T) {
+	es := newFakeES(t)
+	w := esbulk.NewWriter(esbulk.Config{Nodes: []string{es.URL()}})
+	body := []byte(`{"n":1}`)
+	w.Add(context.Background(), esbulk.Doc{ID: "a", Body: body})
+	copy(body, `{"n":2}`)
+	w.Add(context.Background(), esbulk.Doc{ID: "b", Body: body})
+	closeOK(t, w)
+	if got := es.batches[0]; got[0].Body["n"] != 1.0 || got[1].Body["n"] != 2.0 {
+		t.Fatalf("server read %+v", got)
+	}
+}

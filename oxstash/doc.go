@@ -24,6 +24,9 @@ type converter struct {
 	indexName string           // fixed index, or ""
 	indexBase string           // otherwise <indexBase>-YYYY.MM.DD of the end time
 	now       func() time.Time // index day for an event without an end time
+
+	buf  []byte   // the last document; esbulk's Add copies it
+	keys []string // scratch for sorting map keys, used as a stack
 }
 
 // event is what the converter made of one data frame.
@@ -32,7 +35,7 @@ type event struct {
 	doc esbulk.Doc
 }
 
-// convert builds the document for one data frame: the event's own keys (type
+// convert builds the document for one data frame (valid until the next call): the event's own keys (type
 // kept as a field), "duration" = end - start in seconds and "@timestamp" = the
 // end time. Its _id is a hash of the frame's bytes, so shipping the same event
 // twice overwrites instead of duplicating. The body is always valid JSON:
@@ -59,8 +62,7 @@ func (c *converter) convert(data []byte) (event, error) {
 		}
 	}
 
-	buf := make([]byte, 0, len(data)*2+64)
-	buf = append(buf, '{')
+	buf := append(c.buf[:0], '{')
 	if hasEnd {
 		buf = append(buf, `"@timestamp":"`...)
 		buf = endTime.AppendFormat(buf, timestampLayout)
@@ -72,19 +74,22 @@ func (c *converter) convert(data []byte) (event, error) {
 		buf = appendFloat(buf, d)
 		buf = append(buf, ',')
 	}
-	for _, k := range sortedKeys(m) {
+	keys := c.sortedKeys(m)
+	for _, k := range keys {
 		if (k == "@timestamp" && hasEnd) || (k == "duration" && hasStart && hasEnd) {
 			continue // ours win over an event's own keys of these names
 		}
 		buf = appendString(buf, k)
 		buf = append(buf, ':')
-		buf = appendJSON(buf, m[k])
+		buf = c.appendJSON(buf, m[k])
 		buf = append(buf, ',')
 	}
+	c.keys = c.keys[:len(c.keys)-len(keys)]
 	if buf[len(buf)-1] == ',' {
 		buf = buf[:len(buf)-1]
 	}
 	buf = append(buf, '}')
+	c.buf = buf
 
 	ev.doc.Body = buf
 	ev.doc.ID = eventID(data)
@@ -128,17 +133,21 @@ func text(v any) string {
 	return ""
 }
 
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
+// sortedKeys pushes m's keys, sorted, on c.keys and returns them; the caller
+// pops them with c.keys = c.keys[:len(c.keys)-len(keys)]. Nested calls may move
+// c.keys, but the returned slice stays valid.
+func (c *converter) sortedKeys(m map[string]any) []string {
+	start := len(c.keys)
 	for k := range m {
-		keys = append(keys, k)
+		c.keys = append(c.keys, k)
 	}
+	keys := c.keys[start:]
 	slices.Sort(keys)
 	return keys
 }
 
 // appendJSON appends v, a value from ox.Decode, as JSON.
-func appendJSON(dst []byte, v any) []byte {
+func (c *converter) appendJSON(dst []byte, v any) []byte {
 	switch v := v.(type) {
 	case nil:
 		return append(dst, "null"...)
@@ -165,19 +174,21 @@ func appendJSON(dst []byte, v any) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSON(dst, e)
+			dst = c.appendJSON(dst, e)
 		}
 		return append(dst, ']')
 	case map[string]any:
 		dst = append(dst, '{')
-		for i, k := range sortedKeys(v) {
+		keys := c.sortedKeys(v)
+		for i, k := range keys {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
 			dst = appendString(dst, k)
 			dst = append(dst, ':')
-			dst = appendJSON(dst, v[k])
+			dst = c.appendJSON(dst, v[k])
 		}
+		c.keys = c.keys[:len(c.keys)-len(keys)]
 		return append(dst, '}')
 	case time.Time:
 		dst = append(dst, '"')
