@@ -12,6 +12,7 @@ package esbulk
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -548,7 +549,10 @@ func (w *Writer) do(ctx context.Context, buf []byte, items []item) outcome {
 	resp, err := w.cfg.Client.Do(req)
 	if err != nil {
 		// Connection refused, reset, timeout: the node may be down; another may not.
-		return outcome{retry: items, err: fmt.Errorf("esbulk: POST %s: %w", redacted(node), err)}
+		// A certificate that does not verify will not verify next time either.
+		var certErr *tls.CertificateVerificationError
+		return outcome{retry: items, err: fmt.Errorf("esbulk: POST %s: %w", redacted(node), err),
+			permanent: errors.As(err, &certErr)}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	resp.Body.Close()

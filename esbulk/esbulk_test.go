@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -562,4 +565,33 @@ func TestWriterCopiesTheBodySoTheCallerMayReuseIt(t *testing.T) {
 	if got := es.batches[0]; got[0].Body["n"] != 1.0 || got[1].Body["n"] != 2.0 {
 		t.Fatalf("server read %+v", got)
 	}
+}
+
+func TestWriterOverHTTPS(t *testing.T) {
+	var got []string
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.URL.Path)
+		fmt.Fprint(w, `{"took":1,"errors":false,"items":[{"index":{"status":201}}]}`)
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshake the second case fails
+	srv.StartTLS()
+	defer srv.Close()
+	w := esbulk.NewWriter(esbulk.Config{Nodes: []string{srv.URL + "/es"}, Client: srv.Client()})
+	w.Add(context.Background(), doc(1))
+	closeOK(t, w)
+	if !slices.Equal(got, []string{"/es/_bulk"}) || w.Stats().Indexed != 1 {
+		t.Fatalf("requests %v, stats %+v", got, w.Stats())
+	}
+
+	t.Run("an unknown certificate is a failure, not a retry loop", func(t *testing.T) {
+		var fails collect
+		w := esbulk.NewWriter(esbulk.Config{Nodes: []string{srv.URL}, OnFailure: fails.add, Backoff: noWait})
+		w.Add(context.Background(), doc(1))
+		if err := w.Close(context.Background()); err == nil {
+			t.Fatal("Close returned nil")
+		}
+		if f := fails.all(); len(f) != 1 || !strings.Contains(f[0].Reason, "certificate") || w.Stats().Requests != 1 {
+			t.Fatalf("failures %+v, stats %+v", f, w.Stats())
+		}
+	})
 }

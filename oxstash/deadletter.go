@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,11 +26,15 @@ type deadLetter struct {
 	stderr io.Writer
 	now    func() time.Time
 
-	mu  sync.Mutex
-	f   *os.File
-	n   int   // documents written
-	err error // first write error; the documents are then printed to stderr
+	mu      sync.Mutex
+	f       *os.File
+	n       int      // documents written
+	err     error    // first write error; the documents are then printed to stderr
+	reasons []string // the first few distinct reasons, for the summary
 }
+
+// maxReasons bounds how many distinct failure reasons the summary repeats.
+const maxReasons = 3
 
 // deadLine is one line of a dead-letter file.
 type deadLine struct {
@@ -62,6 +67,9 @@ func (d *deadLetter) add(f esbulk.Failure) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.n++
+	if r := f.String(); len(d.reasons) < maxReasons && !slices.Contains(d.reasons, r) {
+		d.reasons = append(d.reasons, r)
+	}
 	if d.path == "-" {
 		d.stderr.Write(line)
 		return
@@ -95,10 +103,10 @@ func (d *deadLetter) close() error {
 	return nil
 }
 
-func (d *deadLetter) count() int {
+func (d *deadLetter) count() (int, []string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.n
+	return d.n, slices.Clone(d.reasons)
 }
 
 // readDeadLetters calls fn with each document of a dead-letter file, and bad for

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -58,6 +61,8 @@ Options:
   -u, --user USER[:PASS]    basic auth (env ELASTICSEARCH_USERNAME and
                             ELASTICSEARCH_PASSWORD)
       --api-key KEY         API key, the base64 id:key (env ELASTICSEARCH_API_KEY)
+      --ca-cert FILE        also trust the CA certificates (PEM) in FILE for
+                            https nodes (Elasticsearch 8 makes its own CA)
   -q, --quiet               no summary unless something failed
   -h, --help                this help
 `
@@ -88,6 +93,7 @@ type options struct {
 	replay         string
 	user           string
 	apiKey         string
+	caCert         string
 	quiet          bool
 	files          []string
 }
@@ -159,6 +165,7 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 	fs.StringVar(&o.replay, "replay", "", "")
 	both("u", "user", func(n string) { fs.StringVar(&o.user, n, "", "") })
 	fs.StringVar(&o.apiKey, "api-key", "", "")
+	fs.StringVar(&o.caCert, "ca-cert", "", "")
 	both("q", "quiet", func(n string) { fs.BoolVar(&o.quiet, n, false, "") })
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -285,6 +292,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if o.user != "" {
 		cfg.Username, cfg.Password, _ = strings.Cut(o.user, ":")
 	}
+	if o.caCert != "" {
+		if cfg.Client, err = clientTrusting(o.caCert); err != nil {
+			return err
+		}
+	}
 	if o.live = o.hostSet || (len(o.files) == 0 && o.replay == "" && isTerminal(stdin)); o.live && !o.hostSet {
 		if o.host, err = ox.ControlAddr(""); err != nil {
 			return usagef("%v", err)
@@ -326,7 +338,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		fmt.Fprintf(stderr, "oxstash: %d events read, %d documents sent, %d indexed, %d failed in %.1fs (%.0f docs/s)%s\n",
 			s.read.Load(), st.Added, st.Indexed, failed, elapsed.Seconds(), rate, how)
-		if n := dl.count(); n > 0 && o.deadLetter != "-" {
+		n, reasons := dl.count()
+		for _, r := range reasons {
+			fmt.Fprintf(stderr, "oxstash: not indexed: %s\n", r)
+		}
+		if n > 0 && o.deadLetter != "-" {
 			fmt.Fprintf(stderr, "oxstash: %d rejected documents appended to %s (send them again with --replay)\n", n, o.deadLetter)
 		}
 	}
@@ -361,6 +377,25 @@ func (s *shipper) source(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// clientTrusting returns an HTTP client that trusts the system's CAs and those in
+// the PEM file.
+func clientTrusting(pemFile string) (*http.Client, error) {
+	b, err := os.ReadFile(pemFile)
+	if err != nil {
+		return nil, fmt.Errorf("oxstash: --ca-cert: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("oxstash: --ca-cert %s: no PEM certificate in it", pemFile)
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: t}, nil
 }
 
 // syncWriter serialises writes from several goroutines.

@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -213,9 +215,11 @@ type fakeBulk struct {
 	reject func(doc map[string]any) (int, string) // status and error object for an item
 }
 
-func newFakeBulk(t *testing.T) *fakeBulk {
+func newFakeBulk(t *testing.T) *fakeBulk { return startFakeBulk(t, false) }
+
+func startFakeBulk(t *testing.T, https bool) *fakeBulk {
 	f := &fakeBulk{}
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sc := bufio.NewScanner(r.Body)
 		sc.Buffer(nil, 64<<20)
 		var items []string
@@ -255,6 +259,11 @@ func newFakeBulk(t *testing.T) *fakeBulk {
 		}
 		fmt.Fprintf(w, `{"took":1,"errors":%t,"items":[%s]}`, errs, strings.Join(items, ","))
 	}))
+	if https {
+		f.srv.StartTLS()
+	} else {
+		f.srv.Start()
+	}
 	t.Cleanup(f.srv.Close)
 	return f
 }
@@ -486,4 +495,25 @@ func TestBadInputIsReportedAndCounted(t *testing.T) {
 			t.Fatalf("err %v, stderr %q", err, stderr)
 		}
 	})
+}
+
+func TestShipsOverHTTPSWithTheStoresOwnCA(t *testing.T) {
+	es := startFakeBulk(t, true)
+	es.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: es.srv.Certificate().Raw})
+	if err := os.WriteFile(ca, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	files := fixtureFiles(t, "logs-daily")
+	dead := filepath.Join(t.TempDir(), "dead")
+	if _, stderr, err := runOxstash(t, context.Background(), nil, append([]string{"-e", es.srv.URL, "--ca-cert", ca, "-d", dead}, files...)...); err != nil || es.count() != 8 {
+		t.Fatalf("err %v, %d documents\n%s", err, es.count(), stderr)
+	}
+	if _, stderr, err := runOxstash(t, context.Background(), nil, append([]string{"-e", es.srv.URL, "-d", dead}, files...)...); err == nil || !strings.Contains(stderr, "certificate") {
+		t.Fatalf("without --ca-cert: err %v\n%s", err, stderr)
+	}
+	if _, _, err := runOxstash(t, context.Background(), nil, "-e", es.srv.URL, "--ca-cert", dead+"-none"); err == nil {
+		t.Fatal("a missing --ca-cert file was accepted")
+	}
 }
