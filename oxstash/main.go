@@ -10,10 +10,17 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		// oxstash's live heap is about a batch (a MiB or two) while it allocates a
+		// few KiB per event: with the default target the collector runs hundreds
+		// of times a second. A higher target costs ~10 MiB and saves ~30% CPU.
+		debug.SetGCPercent(400)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		// After the first signal oxstash flushes and exits; a second one kills it.
