@@ -276,6 +276,11 @@ func (w *Writer) Stats() Stats {
 
 func (w *Writer) lock(ctx context.Context) error {
 	select {
+	case w.sem <- struct{}{}: // a free lock wins over an ended ctx
+		return nil
+	default:
+	}
+	select {
 	case w.sem <- struct{}{}:
 		return nil
 	case <-ctx.Done():
