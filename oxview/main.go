@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -20,21 +21,21 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
-	os.Exit(exitCode(err))
+	os.Exit(exitCode(err, os.Stderr))
 }
 
 // exitCode prints err (when it has not been printed yet) and maps it to the exit
 // status: 0 for success and -h, 2 for a usage error, 1 otherwise.
-func exitCode(err error) int {
+func exitCode(err error, stderr io.Writer) int {
 	var ue usageError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintln(os.Stderr, "oxview:", err)
-		fmt.Fprintln(os.Stderr, "run 'oxview -h' for help")
+		fmt.Fprintln(stderr, "oxview:", err)
+		fmt.Fprintln(stderr, "run 'oxview -h' for help")
 		return 2
 	}
-	fmt.Fprintln(os.Stderr, "oxview:", err)
+	fmt.Fprintln(stderr, "oxview:", err)
 	return 1
 }

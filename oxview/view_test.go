@@ -322,8 +322,8 @@ func TestUsageErrors(t *testing.T) {
 			if !errors.As(err, &ue) {
 				t.Fatalf("err = %v, want a usage error", err)
 			}
-			if exitCode(err) != 2 {
-				t.Errorf("exit code %d", exitCode(err))
+			if exitCode(err, io.Discard) != 2 {
+				t.Errorf("exit code %d", exitCode(err, io.Discard))
 			}
 		})
 	}
@@ -331,7 +331,7 @@ func TestUsageErrors(t *testing.T) {
 
 func TestHelpExplains(t *testing.T) {
 	out, _, err := oxview(t, strings.NewReader(""), "-h")
-	if exitCode(err) != 0 {
+	if exitCode(err, io.Discard) != 0 {
 		t.Fatalf("-h: %v", err)
 	}
 	for _, want := range []string{"--type-name", "--pretty", "--group", "gzip"} {
@@ -353,10 +353,7 @@ func (b *brokenPipe) Write(p []byte) (int, error) {
 }
 
 func TestClosedOutputEndsQuietly(t *testing.T) {
-	var in []byte
-	for range 5000 {
-		in = append(in, wireStream(t)...)
-	}
+	in := bytes.Repeat(wireStream(t), 5000)
 	var errOut bytes.Buffer
 	err := run(context.Background(), nil, bytes.NewReader(in), &brokenPipe{n: 1}, &errOut)
 	if err != nil || errOut.Len() > 0 {
@@ -365,10 +362,7 @@ func TestClosedOutputEndsQuietly(t *testing.T) {
 }
 
 func TestPipedIntoHeadExitsQuietly(t *testing.T) {
-	var in []byte
-	for range 5000 {
-		in = append(in, wireStream(t)...)
-	}
+	in := bytes.Repeat(wireStream(t), 5000)
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "OXVIEW_TEST_MAIN=1")
 	cmd.Stdin = bytes.NewReader(in)
