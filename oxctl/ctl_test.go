@@ -18,6 +18,7 @@ import (
 	"github.com/go-zeromq/zmq4"
 
 	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/oxdtest"
 	"github.com/blueox/ox/internal/testenv"
 )
 
@@ -212,5 +213,38 @@ func TestHelpListsCommands(t *testing.T) {
 	out, err := oxctl(t, "-h")
 	if exitCode(err, io.Discard) != 0 || !strings.Contains(out, "status") || !strings.Contains(out, "--raw") {
 		t.Errorf("help: %v\n%s", err, out)
+	}
+}
+
+func TestStatusOfARealOxd(t *testing.T) {
+	o := oxdtest.Start(t, "")
+	s := ox.NewSender(o.Collect, nil)
+	r := ox.Record{ID: "x", Type: "request.db", Host: "web1", PID: 1, Start: time.Now(), End: time.Now()}
+	meta, _ := ox.AppendMeta(nil, r.Meta())
+	data, _ := ox.AppendRecord(nil, r)
+	if err := s.Send(context.Background(), meta, data); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var out string
+	for i := 0; i < 100 && !strings.Contains(out, "request.db"); i++ {
+		var err error
+		if out, err = oxctl(t, "-H", o.Control); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, want := range []string{"Host: " + o.Control, "Last: 20", "Lag: ", "  web1 ", "  request.db ", "secs ago)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	raw, err := oxctl(t, "-H", o.Control, "--raw")
+	if err != nil || !json.Valid([]byte(raw)) {
+		t.Errorf("--raw: %v\n%s", err, raw)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/oxdtest"
 	"github.com/blueox/ox/internal/testenv"
 )
 
@@ -105,5 +106,53 @@ func TestLiveViewFiltersByType(t *testing.T) {
 				t.Errorf("types %v, want %v\n%s", types, tc.wantTypes, out.String())
 			}
 		})
+	}
+}
+
+// sendTo pushes events to a collector's collection port and waits until they left.
+func sendTo(t *testing.T, addr string, evs ...[2][]byte) {
+	t.Helper()
+	s := ox.NewSender(addr, nil)
+	for _, ev := range evs {
+		if err := s.Send(context.Background(), ev[0], ev[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLiveViewOfARealOxdFollowsItsRestart(t *testing.T) {
+	o := oxdtest.Start(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-H", o.Control, "-n", "request*", "--reconnect-after", "300ms"},
+			strings.NewReader(""), out, errOut)
+	}()
+	waitFor := func(body string) {
+		t.Helper()
+		for i := 0; !strings.Contains(out.String(), `"marker":"`+body+`"`); i++ {
+			if i > 300 {
+				t.Fatalf("%s never showed; stderr %q", body, errOut.String())
+			}
+			sendTo(t, o.Collect, marker(t, "request.x", body), marker(t, "other", "hidden-"+body))
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitFor("before")
+	o.Restart() // a new stream port: the view must find it
+	waitFor("after")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "hidden") {
+		t.Errorf("a filtered-out type was shown")
 	}
 }
