@@ -21,7 +21,6 @@ type stats struct {
 	untracked uint64 // events whose type or host was past maxTracked
 	writer    writerStats
 	openFiles int
-	fwdDrop   uint64
 }
 
 func newStats() *stats {
@@ -60,7 +59,6 @@ func (s *stats) status() map[string]any {
 			"lost_on_error": s.writer.LostOnErrors,
 		}
 	}
-	reply["forward_dropped"] = s.fwdDrop
 	return reply
 }
 
@@ -127,14 +125,13 @@ func (l *loop) run() error {
 func (l *loop) handle(b batch) {
 	batch := b.events
 	now := l.now()
-	var fwdDrop uint64
 	for i := range batch {
 		ev := &batch[i]
 		if l.stream != nil {
 			l.stream.Publish(ev.typ, ev.data)
 		}
-		if l.fwd != nil && !l.fwd.Forward(ev.meta, ev.data) {
-			fwdDrop++
+		if l.fwd != nil {
+			l.fwd.Forward(ev.meta, ev.data) // a drop is counted by the forwarder
 		}
 		if l.files != nil {
 			l.files.Write(ev.typ, ev.data, now)
@@ -149,7 +146,6 @@ func (l *loop) handle(b batch) {
 	// is in its file buffer (and, when oxd is idle, in the file).
 	l.stats.note(batch, now)
 	l.stats.mu.Lock()
-	l.stats.fwdDrop += fwdDrop
 	if l.files != nil {
 		l.stats.writer = l.files.stats
 		l.stats.openFiles = l.files.OpenFiles()
