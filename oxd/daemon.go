@@ -140,9 +140,13 @@ func (d *daemon) run(ctx context.Context) error {
 	err := <-loopDone // every received event is written; files synced and closed
 	d.log.Info("collection stopped; closing")
 
+	// Subscribers get a second to take what is queued for them (a stuck one would
+	// otherwise hold the exit); the forward queue gets 5 s, as the original lingered.
+	streamCtx, cancelStream := context.WithTimeout(context.Background(), time.Second)
+	d.stream.Close(streamCtx)
+	cancelStream()
 	closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	d.stream.Close(closeCtx)
 	if d.fwd != nil {
 		if ferr := d.fwd.Close(closeCtx); ferr != nil {
 			d.log.Warn("forward: closing", "err", ferr)
