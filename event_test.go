@@ -768,3 +768,63 @@ func requestExample(ctx context.Context) {
 	ev.Set("response.status", 200)
 	ev.Set("response.size", 5120)
 }
+
+// Whatever names and keys an application passes, the event API never panics, an
+// invalid name gives a disabled event, and what is sent is a valid frame pair.
+func FuzzEventNamesAndKeys(f *testing.F) {
+	for _, s := range [][2]string{
+		{"request", "response.status"}, {".db", "a..b"}, {"^.cache", ""}, {"..x", "."},
+		{"^x", "a."}, {"a/b", "x\x00y"}, {strings.Repeat("n", 70), strings.Repeat("k.", 40)},
+	} {
+		f.Add(s[0], s[1], "sub")
+	}
+	f.Fuzz(func(t *testing.T, name, key, sub string) {
+		// A sender that never connects keeps what Done queued for the test to read.
+		s := newSender("nowhere", nil, func(context.Context, string) (*senderConn, error) {
+			return nil, errors.New("no collector")
+		})
+		var sent []*frame
+		ConfigureSender(s)
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+			defer cancel()
+			Shutdown(ctx)
+		}()
+		SetErrorHandler(func(error) {})
+		defer SetErrorHandler(nil)
+
+		ctx, ev := Start(context.Background(), name)
+		ev.Set(key, 1)
+		ev.Add(key, 2)
+		ev.Append(key, "x")
+		Set(ctx, key+".z", true)
+		sctx, child := Start(ctx, sub, Sample(name, 0.5))
+		Add(sctx, key, 1.5)
+		child.Done()
+		ev.Done()
+		if err := checkName(name); err != nil && ev.Enabled() {
+			t.Errorf("Start(%q) enabled an event with an invalid name: %v", name, err)
+		}
+		for s.Stats().Queued > 0 {
+			s.mu.Lock()
+			sent = append(sent, s.pop())
+			s.mu.Unlock()
+		}
+		for _, f := range sent {
+			meta, err := ParseMeta(f.buf[:f.metaLen])
+			if err != nil {
+				t.Fatalf("sent a bad meta frame: %v", err)
+			}
+			rec, err := DecodeRecord(f.buf[f.metaLen:])
+			if err != nil || rec.Type != meta.Type {
+				t.Fatalf("sent a bad data frame: %v (%q vs %q)", err, rec.Type, meta.Type)
+			}
+		}
+	})
+}
+
+// checkName is the validity of a top-level name on its own.
+func checkName(name string) error {
+	_, _, err := resolveName(nil, name)
+	return err
+}
