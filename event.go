@@ -2,6 +2,7 @@ package ox
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -318,10 +319,9 @@ func (e *Event) Done() {
 	case cfg.sender != nil:
 		f := getFrame()
 		var err error
-		if f.buf, err = AppendMeta(f.buf, Meta{End: float64(end) / 1e9, Host: cfg.host, Type: e.typ}); err == nil {
-			f.metaLen = len(f.buf)
-			f.buf, err = e.appendData(f.buf, cfg, end, body)
-		}
+		f.buf = e.appendMeta(f.buf, cfg, end)
+		f.metaLen = len(f.buf)
+		f.buf, err = e.appendData(f.buf, cfg, end, body)
 		if err != nil {
 			putFrame(f)
 			reportError(fmt.Errorf("ox: event %s not sent: %w", e.typ, err))
@@ -332,6 +332,20 @@ func (e *Event) Done() {
 	if body != nil {
 		body.release()
 	}
+}
+
+// appendMeta appends the meta frame, byte for byte what AppendMeta writes: the
+// configuration holds the part up to the host, Start checked the type's length.
+func (e *Event) appendMeta(dst []byte, cfg *config, end int64) []byte {
+	n := len(dst)
+	dst = slices.Grow(dst, MetaSize)[:n+MetaSize]
+	m := dst[n:]
+	copy(m, cfg.metaHead)
+	binary.BigEndian.PutUint64(m[1:9], math.Float64bits(float64(end)/1e9))
+	t := m[9+1+MaxNameLen:]
+	t[0] = byte(len(e.typ))
+	clear(t[1+copy(t[1:], e.typ):])
+	return dst
 }
 
 // appendData appends the data frame, byte for byte what AppendRecord writes for

@@ -634,6 +634,22 @@ func fieldsOf(m map[string]any) *fieldSet {
 	return fs
 }
 
+func TestEventMetaMatchesAppendMeta(t *testing.T) {
+	cfg := newConfig(nil, nil)
+	for _, typ := range []string{"r", "request.db", strings.Repeat("t", MaxNameLen)} {
+		e := &Event{typ: typ}
+		end := time.Unix(1795527978, 590206000).UnixNano()
+		got := e.appendMeta([]byte("prefix"), cfg, end)
+		want, err := AppendMeta([]byte("prefix"), Meta{End: float64(end) / 1e9, Host: cfg.host, Type: typ})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("type %q: meta\n%x\nwant\n%x", typ, got, want)
+		}
+	}
+}
+
 // timeFor returns a time whose UnixFloat is exactly f.
 func timeFor(t *testing.T, f float64) time.Time {
 	t.Helper()
