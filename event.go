@@ -31,12 +31,12 @@ type Event struct {
 	start   int64    // Unix nanoseconds
 	enabled bool     // sampled in, valid name, parent enabled
 	invalid bool
+	instant bool // ends when it starts: a log record
 
 	mu      sync.Mutex
 	done    bool
 	body    *fieldSet
 	samples map[string]bool // sampling decisions made for sub-events (level "..", "^" or this name)
-	endAt   int64           // when set, the end (Unix ns) Done records: a log record's time
 }
 
 // eventCtx is a context.Context carrying an Event; it lives inside the Event so
@@ -296,13 +296,14 @@ func (e *Event) Done() {
 		return
 	}
 	e.done = true
-	body, end := e.body, e.endAt
+	body, instant := e.body, e.instant
 	e.body = nil
 	e.mu.Unlock()
 	if !e.enabled {
 		return
 	}
-	if end == 0 {
+	end := e.start
+	if !instant {
 		end = unixNano()
 	}
 	cfg := current.Load()

@@ -222,7 +222,7 @@ func TestMiddlewareHijack(t *testing.T) {
 }
 
 func TestMiddlewareResponseControllerHijack(t *testing.T) {
-	record(t)
+	r := record(t)
 	h := Middleware(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		conn, _, err := http.NewResponseController(w).Hijack()
 		if err != nil {
@@ -242,6 +242,9 @@ func TestMiddlewareResponseControllerHijack(t *testing.T) {
 	if resp.StatusCode != 204 {
 		t.Errorf("status %d", resp.StatusCode)
 	}
+	// The server does not wait for handlers of hijacked connections: wait for the
+	// event here, or it lands in the next test.
+	waitFor(t, "the request event", func() bool { return len(r.all()) == 1 })
 }
 
 func TestMiddlewareWithoutConfigurationPassesThrough(t *testing.T) {
