@@ -337,6 +337,7 @@ const (
 	minBackoff     = 20 * time.Millisecond
 	reconnectDelay = 100 * time.Millisecond
 	linger         = 200 * time.Microsecond
+	closeWait      = time.Second // for a collector to confirm it read everything
 )
 
 // run is the writer goroutine: it owns the connection.
@@ -492,16 +493,19 @@ func (s *Sender) drop(c *senderConn, err error) {
 	s.report(fmt.Errorf("ox: connection to collector %s lost: %w", s.addr, err))
 }
 
-// closeGracefully half-closes c and waits for the collector to close its side: a
-// PULL peer closes only after reading everything before our FIN, so this proves
-// delivery to the collector process of every byte written.
+// closeGracefully half-closes c and waits (up to closeWait) for the collector to
+// close its side: a PULL peer closes only after reading everything before our FIN,
+// so this proves delivery to the collector process of every byte written.
 func (s *Sender) closeGracefully(c *senderConn) {
 	if tc, ok := c.conn.(*net.TCPConn); ok {
 		if tc.CloseWrite() == nil {
+			t := time.NewTimer(closeWait)
 			select {
 			case <-c.dead:
+			case <-t.C:
 			case <-s.abortCtx.Done():
 			}
+			t.Stop()
 		}
 	}
 	c.conn.Close()
