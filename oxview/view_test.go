@@ -411,3 +411,14 @@ func FuzzViewStream(f *testing.F) {
 		}
 	})
 }
+
+func TestDevNullIsStdinNotATerminal(t *testing.T) {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if isTerminal(f) {
+		t.Error("/dev/null taken for a terminal: oxview < /dev/null would wait on the live stream")
+	}
+}
