@@ -326,5 +326,7 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	oxdtest.Cleanup()
+	os.Exit(code)
 }
