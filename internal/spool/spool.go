@@ -65,7 +65,7 @@ const (
 type segment struct {
 	first uint64 // sequence number of the first record; also the file name
 	path  string
-	size  int64 // bytes written to the file, magic included
+	size  int64  // bytes written to the file, magic included
 	bad   uint64 // first record found corrupt (0: none); the rest is skipped. Reader only.
 }
 
