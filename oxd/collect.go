@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/blueox/ox"
+	"github.com/blueox/ox/oxd/internal/zmtp"
+)
+
+// event is one good message from the collection port.
+type event struct {
+	meta, data []byte // the frames as received, forwarded unchanged
+	typ, host  string // from the meta frame; typ names the file
+	end        float64
+}
+
+// Reasons a message is dropped, as STATUS reports them under "dropped".
+type reason int
+
+const (
+	dropFrames      reason = iota // not exactly two frames
+	dropMetaSize                  // meta frame not 137 bytes
+	dropMetaVersion               // meta frame version not 3
+	dropMetaName                  // meta frame host/type length byte over 63
+	dropTypeName                  // type name unsafe as a file name
+	dropNotMsgpack                // data frame is not MessagePack
+	dropTruncated                 // data frame ends inside a value
+	dropTrailing                  // bytes after the data frame's map
+	dropNotMap                    // data frame is MessagePack but not a map
+	dropTooLarge                  // message over --max-event-bytes
+	dropProtocol                  // ZMTP violation: the connection was closed
+	dropHandshake                 // a connection that never completed the handshake
+	nReasons
+)
+
+var reasonNames = [nReasons]string{
+	"frames", "meta_size", "meta_version", "meta_name", "type_name", "not_msgpack",
+	"truncated", "trailing_bytes", "not_map", "too_large", "protocol", "handshake",
+}
+
+// checkMessage validates the frames of one message as PROTOCOL.md §2 describes. The
+// data frame must be exactly one MessagePack map; its own "type" key is not read: the
+// meta frame names the file, as in the original, so routing never decodes the body.
+func checkMessage(frames [][]byte) (event, reason, error) {
+	if len(frames) != 2 {
+		return event{}, dropFrames, nil
+	}
+	m, err := ox.ParseMeta(frames[0])
+	switch {
+	case errors.Is(err, ox.ErrMetaSize):
+		return event{}, dropMetaSize, err
+	case errors.Is(err, ox.ErrMetaVersion):
+		return event{}, dropMetaVersion, err
+	case err != nil:
+		return event{}, dropMetaName, err
+	}
+	if err := ox.ValidTypeName(m.Type); err != nil {
+		return event{}, dropTypeName, err
+	}
+	if r, err := checkData(frames[1]); err != nil {
+		return event{}, r, err
+	}
+	return event{meta: frames[0], data: frames[1], typ: m.Type, host: m.Host, end: m.End}, 0, nil
+}
+
+var (
+	errNotMap   = errors.New("data frame is not a MessagePack map")
+	errTrailing = errors.New("bytes after the data frame's map")
+)
+
+func checkData(d []byte) (reason, error) {
+	n, err := ox.ValueLen(d)
+	switch {
+	case errors.Is(err, ox.ErrTruncated):
+		return dropTruncated, err
+	case err != nil:
+		return dropNotMsgpack, err
+	}
+	if c := d[0]; !(c >= 0x80 && c <= 0x8f || c == 0xde || c == 0xdf) {
+		return dropNotMap, errNotMap
+	}
+	if n != len(d) {
+		return dropTrailing, errTrailing
+	}
+	return 0, nil
+}
+
+// collector accepts PUSH connections on the collection port and hands batches of
+// validated events to out. Each connection is read by its own goroutine; when the
+// loop falls behind, reads stop and TCP pushes back on the senders (as a ZeroMQ PULL
+// socket at its high-water mark does), so nothing received is dropped for lack of room.
+type collector struct {
+	l        net.Listener
+	out      chan []event
+	maxEvent int
+	log      *slog.Logger
+	badLog   *rateLog
+
+	// drainIdle and drainMax bound how long connections are read after shutdown
+	// starts: until idle for drainIdle, at most drainMax.
+	drainIdle, drainMax time.Duration
+
+	dropped [nReasons]atomic.Uint64
+	conns   atomic.Int64
+
+	wg sync.WaitGroup
+}
+
+const batchMax = 256
+
+func newCollector(addr string, maxEvent int, log *slog.Logger) (*collector, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return &collector{
+		l:         l,
+		out:       make(chan []event, 16),
+		maxEvent:  maxEvent,
+		log:       log,
+		badLog:    newRateLog(log, 10*time.Second),
+		drainIdle: 250 * time.Millisecond,
+		drainMax:  3 * time.Second,
+	}, nil
+}
+
+// Port is the bound collection port.
+func (c *collector) Port() int { return c.l.Addr().(*net.TCPAddr).Port }
+
+// Run accepts connections until ctx ends, then reads what the open connections
+// still deliver (see drainIdle) and closes out once every reader has finished.
+func (c *collector) Run(ctx context.Context) {
+	stop := context.AfterFunc(ctx, func() { c.l.Close() })
+	defer stop()
+	for {
+		nc, err := c.l.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				break
+			}
+			c.badLog.Warn("accept", "collect: accept", "err", err)
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.serve(ctx, nc)
+		}()
+	}
+	c.wg.Wait()
+	close(c.out)
+}
+
+func (c *collector) drop(r reason, err error, from net.Addr) {
+	c.dropped[r].Add(1)
+	args := []any{"reason", reasonNames[r], "from", from.String()}
+	if err != nil {
+		args = append(args, "err", err)
+	}
+	c.badLog.Warn("drop:"+reasonNames[r], "dropped a bad message", args...)
+}
+
+func (c *collector) serve(ctx context.Context, nc net.Conn) {
+	defer nc.Close()
+	if ctx.Err() != nil {
+		return
+	}
+	zc, err := zmtp.Handshake(nc, "PULL", 10*time.Second)
+	if err != nil {
+		c.drop(dropHandshake, err, nc.RemoteAddr())
+		return
+	}
+	c.conns.Add(1)
+	defer c.conns.Add(-1)
+	c.log.Debug("collect: connection", "from", nc.RemoteAddr())
+
+	var drainStart atomic.Int64
+	stop := context.AfterFunc(ctx, func() {
+		drainStart.Store(time.Now().UnixNano())
+		_ = zc.SetReadDeadline(time.Now().Add(c.drainIdle))
+	})
+	defer stop()
+
+	var frames [][]byte
+	batch := make([]event, 0, batchMax)
+	send := func() {
+		if len(batch) > 0 {
+			c.out <- batch // the loop drains out until it is closed, even after ctx ends
+			batch = make([]event, 0, batchMax)
+		}
+	}
+	defer send()
+	for {
+		if len(batch) > 0 && (len(batch) >= batchMax || !zc.Buffered()) {
+			send()
+		}
+		m, err := zc.ReadMsg(frames, c.maxEvent, nil)
+		if err != nil {
+			if errors.Is(err, zmtp.ErrTooLarge) {
+				c.drop(dropTooLarge, err, nc.RemoteAddr())
+				continue
+			}
+			if errors.Is(err, zmtp.ErrProtocol) || errors.Is(err, io.ErrUnexpectedEOF) {
+				c.drop(dropProtocol, err, nc.RemoteAddr())
+			} else if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, net.ErrClosed) {
+				c.log.Debug("collect: connection ended", "from", nc.RemoteAddr(), "err", err)
+			}
+			return
+		}
+		if start := drainStart.Load(); start != 0 && time.Since(time.Unix(0, start)) < c.drainMax {
+			_ = zc.SetReadDeadline(time.Now().Add(c.drainIdle))
+		}
+		if m.Command != "" {
+			continue // e.g. a SUBSCRIBE from a confused peer: not data
+		}
+		frames = m.Frames
+		ev, r, err := checkMessage(m.Frames)
+		if err != nil || len(m.Frames) != 2 {
+			c.drop(r, err, nc.RemoteAddr())
+			continue
+		}
+		batch = append(batch, ev)
+	}
+}
+
+// Dropped returns the drop counters by reason name.
+func (c *collector) Dropped() map[string]any {
+	m := make(map[string]any, nReasons)
+	for i := range nReasons {
+		m[reasonNames[i]] = c.dropped[i].Load()
+	}
+	return m
+}

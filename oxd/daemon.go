@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+)
+
+// daemon wires oxd's parts together: collector -> loop -> (stream, forwarder, files),
+// and the control server beside them.
+type daemon struct {
+	opts    options
+	log     *slog.Logger
+	now     func() time.Time
+	tick    time.Duration
+	collect *collector
+	stream  *publisher
+	control *controlServer
+	fwd     forwarder
+	files   *fileWriter
+	stats   *stats
+
+	// ready, when set, receives the daemon once every port is bound (tests use it).
+	ready    func(*daemon)
+	shutdown context.CancelFunc
+}
+
+func newLogger(w io.Writer, verbose int) *slog.Logger {
+	level := slog.LevelWarn
+	switch {
+	case verbose >= 2:
+		level = slog.LevelDebug
+	case verbose == 1:
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+func newDaemon(opts options, stdout io.Writer) (*daemon, error) {
+	return &daemon{opts: opts, log: newLogger(stdout, opts.verbose), now: time.Now, tick: time.Second}, nil
+}
+
+// start binds every port and opens the log path; on error it releases what it took.
+func (d *daemon) start() (err error) {
+	var closers []func()
+	defer func() {
+		if err != nil {
+			for _, c := range closers {
+				c()
+			}
+		}
+	}()
+	d.stats = newStats()
+	if d.opts.logPath != "" {
+		if d.files, err = newFileWriter(d.opts.logPath, d.opts.rotateHours, d.log); err != nil {
+			return err
+		}
+		closers = append(closers, func() { d.files.Close() })
+	}
+	if d.collect, err = newCollector(d.opts.collect, d.opts.maxEventSize, d.log); err != nil {
+		return fmt.Errorf("oxd: collect on %s: %w", d.opts.collect, err)
+	}
+	closers = append(closers, func() { d.collect.l.Close() })
+	cl, err := net.Listen("tcp", d.opts.control)
+	if err != nil {
+		return fmt.Errorf("oxd: control on %s: %w", d.opts.control, err)
+	}
+	closers = append(closers, func() { cl.Close() })
+	d.control = newControlServer(cl, d.log)
+	host, _, _ := net.SplitHostPort(d.opts.control)
+	sl, err := listenStream(host, d.opts.streamPort)
+	if err != nil {
+		return fmt.Errorf("oxd: stream on %s: %w", host, err)
+	}
+	d.stream = newPublisher(sl, d.log)
+	if d.opts.forward != "" {
+		d.fwd = newPushForwarder(d.opts.forward, int64(d.opts.forwardMB)<<20, d.log)
+	}
+	d.registerCommands()
+	return nil
+}
+
+func (d *daemon) registerCommands() {
+	port := func(p int) controlHandler {
+		return func(map[string]any) (map[string]any, func()) { return map[string]any{"port": p}, nil }
+	}
+	d.control.Handle("SOCK_STREAM", port(d.stream.Port()))
+	d.control.Handle("SOCK_COLLECT", port(d.collect.Port()))
+	d.control.Handle("STATUS", func(map[string]any) (map[string]any, func()) { return d.status(), nil })
+	d.control.Handle("SHUTDOWN", func(map[string]any) (map[string]any, func()) {
+		return map[string]any{"ok": true}, func() {
+			d.log.Info("SHUTDOWN received")
+			d.shutdown()
+		}
+	})
+}
+
+// status is the STATUS reply: the original's keys, then oxd's counters.
+func (d *daemon) status() map[string]any {
+	s := d.stats.status()
+	s["dropped"] = d.collect.Dropped()
+	s["connections"] = d.collect.conns.Load()
+	s["stream"] = d.stream.Stats()
+	if d.fwd != nil {
+		s["forward"] = d.fwd.Stats()
+	}
+	return s
+}
+
+func (d *daemon) run(ctx context.Context) error {
+	if err := d.start(); err != nil {
+		return err
+	}
+	ctx, d.shutdown = context.WithCancel(ctx)
+	defer d.shutdown()
+	d.log.Info("oxd started", "collect", d.opts.collect, "control", d.opts.control,
+		"stream_port", d.stream.Port(), "log_path", d.opts.logPath, "forward", d.opts.forward)
+
+	go d.stream.Run()
+	go d.control.Run()
+	lp := &loop{in: d.collect.out, now: d.now, tick: d.tick, files: d.files, stream: d.stream, fwd: d.fwd, stats: d.stats}
+	loopDone := make(chan error, 1)
+	go func() { loopDone <- lp.run() }()
+	if d.ready != nil {
+		d.ready(d)
+	}
+
+	d.collect.Run(ctx) // returns after ctx ends and the connections are drained
+	err := <-loopDone  // every received event is in its file buffer; files closed
+	d.log.Info("collection stopped; closing")
+
+	closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d.stream.Close(closeCtx)
+	if d.fwd != nil {
+		if ferr := d.fwd.Close(closeCtx); ferr != nil {
+			d.log.Warn("forward: closing", "err", ferr)
+		}
+	}
+	d.control.Close()
+	if err != nil {
+		return fmt.Errorf("oxd: closing files: %w", err)
+	}
+	if errors.Is(context.Cause(ctx), context.Canceled) {
+		d.log.Info("oxd stopped")
+	}
+	return nil
+}

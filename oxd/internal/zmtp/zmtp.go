@@ -1,0 +1,380 @@
+// Package zmtp speaks the server side of ZeroMQ's wire protocol (ZMTP 3.0, NULL
+// security) over a net.Conn, for the sockets oxd binds: PULL (collection), PUB
+// (stream) and REP (control).
+//
+// zmq4 implements the same protocol, but its socket types do not fit a collector
+// that takes input from the network:
+//   - a frame header announcing a huge size makes zmq4 allocate that size before
+//     reading a byte of it (a crash or an out-of-memory kill from one packet);
+//   - its reads are unbuffered (several system calls per frame) and every message
+//     crosses a goroutine and a channel, which caps throughput well below libzmq;
+//   - its PUB writes to every subscriber from one goroutine, so one stuck subscriber
+//     stalls the stream for all, and its queue has no bound unless a high-water mark
+//     is set, which then drops for everyone.
+//
+// Here every read is buffered and bounded by a limit the caller gives, the handshake
+// has its own small limit, and each connection is owned by the caller, who decides
+// how to queue for it. Clients (PUSH, SUB, REQ) are left to zmq4 and libzmq; tests
+// prove interoperation with both.
+package zmtp
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+)
+
+// Frame flags (ZMTP 3.0, RFC 23).
+const (
+	flagMore    = 0x01
+	flagLong    = 0x02
+	flagCommand = 0x04
+)
+
+// maxCommand bounds a command frame (READY, SUBSCRIBE, PING): they are small.
+const maxCommand = 4096
+
+// ErrTooLarge is returned by ReadMsg for a message larger than the caller's limit.
+// The message has been skipped and the connection can go on.
+var ErrTooLarge = errors.New("zmtp: message larger than the limit")
+
+// ErrProtocol wraps violations of ZMTP after which the connection must be closed.
+var ErrProtocol = errors.New("zmtp: protocol error")
+
+// Conn is one ZMTP connection after the handshake.
+type Conn struct {
+	nc       net.Conn
+	r        *bufio.Reader
+	w        *bufio.Writer
+	PeerType string // the peer's Socket-Type, e.g. "PUSH"
+}
+
+// compatible lists the peer socket types each of our types accepts.
+var compatible = map[string][]string{
+	"PULL": {"PUSH"},
+	"PUB":  {"SUB", "XSUB"},
+	"REP":  {"REQ", "DEALER"},
+	"PUSH": {"PULL"},
+	"SUB":  {"PUB", "XPUB"},
+}
+
+// Handshake performs the greeting and NULL-security READY exchange on nc as socket
+// type typ ("PULL", "PUB", "REP"), within timeout. On error the caller closes nc.
+func Handshake(nc net.Conn, typ string, timeout time.Duration) (*Conn, error) {
+	if timeout > 0 {
+		_ = nc.SetDeadline(time.Now().Add(timeout))
+		defer nc.SetDeadline(time.Time{})
+	}
+	c := &Conn{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), w: bufio.NewWriterSize(nc, 64<<10)}
+	var g [64]byte
+	g[0], g[9], g[10], g[11] = 0xff, 0x7f, 3, 0
+	copy(g[12:32], "NULL")
+	if _, err := nc.Write(g[:]); err != nil {
+		return nil, fmt.Errorf("zmtp: send greeting: %w", err)
+	}
+	var p [64]byte
+	if _, err := io.ReadFull(c.r, p[:]); err != nil {
+		return nil, fmt.Errorf("zmtp: read greeting: %w", err)
+	}
+	if p[0] != 0xff || p[9] != 0x7f {
+		return nil, fmt.Errorf("%w: not a ZMTP peer (bad signature)", ErrProtocol)
+	}
+	if p[10] < 3 {
+		return nil, fmt.Errorf("%w: peer speaks ZMTP %d.%d, need 3.x", ErrProtocol, p[10], p[11])
+	}
+	if mech := string(bytes.TrimRight(p[12:32], "\x00")); mech != "NULL" {
+		return nil, fmt.Errorf("%w: security mechanism %q not supported", ErrProtocol, mech)
+	}
+	if err := c.writeCommand("READY", readyProps(typ)); err != nil {
+		return nil, fmt.Errorf("zmtp: send READY: %w", err)
+	}
+	if err := c.w.Flush(); err != nil {
+		return nil, fmt.Errorf("zmtp: send READY: %w", err)
+	}
+	name, body, err := c.readCommand()
+	if err != nil {
+		return nil, err
+	}
+	if name != "READY" {
+		return nil, fmt.Errorf("%w: expected READY, got %q", ErrProtocol, name)
+	}
+	props, err := parseProps(body)
+	if err != nil {
+		return nil, err
+	}
+	c.PeerType = strings.ToUpper(props["socket-type"])
+	ok := false
+	for _, t := range compatible[typ] {
+		ok = ok || t == c.PeerType
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: a %s socket cannot talk to a %q peer", ErrProtocol, typ, c.PeerType)
+	}
+	return c, nil
+}
+
+func readyProps(typ string) []byte {
+	var b []byte
+	b = append(b, byte(len("Socket-Type")))
+	b = append(b, "Socket-Type"...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(typ)))
+	return append(b, typ...)
+}
+
+func parseProps(b []byte) (map[string]string, error) {
+	props := map[string]string{}
+	for len(b) > 0 {
+		n := int(b[0])
+		if len(b) < 1+n+4 {
+			return nil, fmt.Errorf("%w: truncated READY property", ErrProtocol)
+		}
+		name := strings.ToLower(string(b[1 : 1+n]))
+		b = b[1+n:]
+		vn := binary.BigEndian.Uint32(b)
+		b = b[4:]
+		if uint64(vn) > uint64(len(b)) {
+			return nil, fmt.Errorf("%w: truncated READY property %q", ErrProtocol, name)
+		}
+		props[name] = string(b[:vn])
+		b = b[vn:]
+	}
+	return props, nil
+}
+
+func (c *Conn) writeCommand(name string, body []byte) error {
+	payload := make([]byte, 0, 1+len(name)+len(body))
+	payload = append(payload, byte(len(name)))
+	payload = append(payload, name...)
+	payload = append(payload, body...)
+	return c.writeFrame(flagCommand, payload)
+}
+
+// readCommand reads one frame that must be a command.
+func (c *Conn) readCommand() (string, []byte, error) {
+	flags, size, err := c.readHeader()
+	if err != nil {
+		return "", nil, err
+	}
+	if flags&flagCommand == 0 {
+		return "", nil, fmt.Errorf("%w: expected a command frame", ErrProtocol)
+	}
+	if size > maxCommand {
+		return "", nil, fmt.Errorf("%w: command of %d bytes", ErrProtocol, size)
+	}
+	buf := make([]byte, size)
+	if _, err := io.ReadFull(c.r, buf); err != nil {
+		return "", nil, err
+	}
+	return splitCommand(buf)
+}
+
+func splitCommand(buf []byte) (string, []byte, error) {
+	if len(buf) == 0 || int(buf[0]) > len(buf)-1 {
+		return "", nil, fmt.Errorf("%w: malformed command", ErrProtocol)
+	}
+	n := int(buf[0])
+	return string(buf[1 : 1+n]), buf[1+n:], nil
+}
+
+func (c *Conn) readHeader() (flags byte, size uint64, err error) {
+	flags, err = c.r.ReadByte()
+	if err != nil {
+		return 0, 0, err
+	}
+	if flags&^(flagMore|flagLong|flagCommand) != 0 {
+		return 0, 0, fmt.Errorf("%w: reserved flag bits 0x%02x", ErrProtocol, flags)
+	}
+	if flags&flagLong == 0 {
+		b, err := c.r.ReadByte()
+		if err != nil {
+			return 0, 0, eofIsUnexpected(err)
+		}
+		return flags, uint64(b), nil
+	}
+	var l [8]byte
+	if _, err := io.ReadFull(c.r, l[:]); err != nil {
+		return 0, 0, eofIsUnexpected(err)
+	}
+	return flags, binary.BigEndian.Uint64(l[:]), nil
+}
+
+func eofIsUnexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// Msg is what ReadMsg returns: the frames of one message, or one command.
+type Msg struct {
+	Frames  [][]byte
+	Command string // set when the peer sent a command (Frames then holds its body)
+}
+
+// Alloc returns n bytes for a frame; the reader fills them. A collector passes a
+// slab allocator so small frames share memory blocks.
+type Alloc func(n int) []byte
+
+// ReadMsg reads the next message, at most limit bytes over all its frames. A larger
+// message is skipped and reported as ErrTooLarge; the connection stays usable. PING
+// commands are answered; other commands (SUBSCRIBE, CANCEL) are returned with Command
+// set. frames is reused for the result when it has room. It returns io.EOF when the
+// peer closed between messages.
+func (c *Conn) ReadMsg(frames [][]byte, limit int, alloc Alloc) (Msg, error) {
+	if alloc == nil {
+		alloc = func(n int) []byte { return make([]byte, n) }
+	}
+	frames = frames[:0]
+	total := uint64(0)
+	tooLarge := false
+	first := true
+	for {
+		flags, size, err := c.readHeader()
+		if err != nil {
+			if !first {
+				err = eofIsUnexpected(err)
+			}
+			return Msg{}, err
+		}
+		if flags&flagCommand != 0 {
+			if !first {
+				return Msg{}, fmt.Errorf("%w: command inside a message", ErrProtocol)
+			}
+			if size > maxCommand {
+				return Msg{}, fmt.Errorf("%w: command of %d bytes", ErrProtocol, size)
+			}
+			buf := make([]byte, size)
+			if _, err := io.ReadFull(c.r, buf); err != nil {
+				return Msg{}, eofIsUnexpected(err)
+			}
+			name, body, err := splitCommand(buf)
+			if err != nil {
+				return Msg{}, err
+			}
+			switch name {
+			case "PING":
+				// Body: TTL (2 bytes) and a context echoed in the PONG.
+				if len(body) >= 2 {
+					if err := c.writeCommand("PONG", body[2:]); err != nil {
+						return Msg{}, err
+					}
+					if err := c.w.Flush(); err != nil {
+						return Msg{}, err
+					}
+				}
+				continue
+			case "PONG":
+				continue
+			}
+			return Msg{Frames: append(frames, body), Command: name}, nil
+		}
+		first = false
+		total += size
+		if tooLarge || total > uint64(limit) {
+			tooLarge = true
+			if size > 1<<62 {
+				return Msg{}, fmt.Errorf("%w: frame of %d bytes", ErrProtocol, size)
+			}
+			if _, err := c.r.Discard(int(size)); err != nil {
+				return Msg{}, eofIsUnexpected(err)
+			}
+		} else {
+			buf := alloc(int(size))
+			if _, err := io.ReadFull(c.r, buf); err != nil {
+				return Msg{}, eofIsUnexpected(err)
+			}
+			frames = append(frames, buf)
+		}
+		if flags&flagMore == 0 {
+			break
+		}
+	}
+	if tooLarge {
+		return Msg{}, ErrTooLarge
+	}
+	return Msg{Frames: frames}, nil
+}
+
+// Buffered reports whether bytes of the next message are already buffered, so a
+// reader can batch messages without blocking.
+func (c *Conn) Buffered() bool { return c.r.Buffered() > 0 }
+
+func (c *Conn) writeFrame(flags byte, body []byte) error {
+	// Byte by byte: a header array passed to Write would escape to the heap.
+	if len(body) > 255 {
+		_ = c.w.WriteByte(flags | flagLong)
+		n := uint64(len(body))
+		for shift := 56; shift >= 0; shift -= 8 {
+			_ = c.w.WriteByte(byte(n >> shift))
+		}
+	} else {
+		_ = c.w.WriteByte(flags)
+		_ = c.w.WriteByte(byte(len(body)))
+	}
+	_, err := c.w.Write(body)
+	return err
+}
+
+// WriteMsg buffers one message; Flush sends what is buffered.
+func (c *Conn) WriteMsg(frames ...[]byte) error {
+	for i, f := range frames {
+		var flags byte
+		if i < len(frames)-1 {
+			flags = flagMore
+		}
+		if err := c.writeFrame(flags, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Flush sends buffered messages.
+func (c *Conn) Flush() error { return c.w.Flush() }
+
+// SetReadDeadline sets the underlying connection's read deadline.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the underlying connection's write deadline.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.nc.SetWriteDeadline(t) }
+
+// Close closes the connection.
+func (c *Conn) Close() error { return c.nc.Close() }
+
+// RemoteAddr is the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// Subscription decodes a SUB peer's message: a ZMTP 3.0 message whose first byte is
+// 1 (subscribe) or 0 (unsubscribe) followed by the prefix, or a ZMTP 3.1 SUBSCRIBE
+// or CANCEL command. ok is false for anything else.
+func Subscription(m Msg) (prefix string, subscribe, ok bool) {
+	switch {
+	case m.Command == "SUBSCRIBE" && len(m.Frames) == 1:
+		return string(m.Frames[0]), true, true
+	case m.Command == "CANCEL" && len(m.Frames) == 1:
+		return string(m.Frames[0]), false, true
+	case m.Command == "" && len(m.Frames) == 1 && len(m.Frames[0]) > 0 && m.Frames[0][0] <= 1:
+		return string(m.Frames[0][1:]), m.Frames[0][0] == 1, true
+	}
+	return "", false, false
+}
+
+// WriteTopicMsg buffers a two-frame message whose first frame is topic, without
+// converting topic to a byte slice.
+func (c *Conn) WriteTopicMsg(topic string, data []byte) error {
+	if len(topic) > 255 {
+		return c.WriteMsg([]byte(topic), data)
+	}
+	_ = c.w.WriteByte(flagMore)
+	_ = c.w.WriteByte(byte(len(topic)))
+	if _, err := c.w.WriteString(topic); err != nil {
+		return err
+	}
+	return c.writeFrame(0, data)
+}
