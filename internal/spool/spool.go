@@ -4,8 +4,9 @@
 // every record in them is acknowledged.
 //
 // Durability: Append copies the record into a buffer that is written to the segment
-// file (one write call for many records) every Options.FlushInterval, when it passes
-// 64 KiB, or when a reader needs it; the file is fsynced every Options.SyncInterval. A
+// file (one write call for many records) by Flush, every Options.FlushInterval, when it
+// passes 64 KiB, or when a reader needs it; the file is fsynced by Sync and every
+// Options.SyncInterval. A
 // killed process loses at most the unwritten buffer; a machine crash loses at most the
 // records since the last fsync. On Open a torn or corrupt tail record is detected by its
 // CRC-32C and cut off.
@@ -744,8 +745,23 @@ func (s *Spool) closeReaderLocked() {
 	s.rf, s.rseg, s.roff, s.rseq = nil, nil, 0, 0
 }
 
-// Flush writes buffered records to the segment file and fsyncs it.
+// Flush writes buffered records to the segment file (to the operating system, so
+// they survive the process being killed), without fsync.
 func (s *Spool) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if err := s.flushLocked(); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return nil
+}
+
+// Sync writes buffered records to the segment file and fsyncs it, so they survive a
+// machine crash.
+func (s *Spool) Sync() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
