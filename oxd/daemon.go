@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/blueox/ox/internal/fwdlink"
 )
 
 // daemon wires oxd's parts together: collector -> loop -> (stream, forwarder, files),
@@ -23,6 +25,12 @@ type daemon struct {
 	fwd     forwarder
 	files   *fileWriter
 	stats   *stats
+
+	// the acknowledged link (--link), when on
+	linkRecv *fwdlink.Receiver
+	linkLn   net.Listener
+	linkIn   chan linkBatch
+	loopDone chan struct{} // closed when the collection loop has ended
 
 	// ready, when set, receives the daemon once every port is bound (tests use it).
 	ready    func(*daemon)
@@ -77,9 +85,24 @@ func (d *daemon) start() (err error) {
 		return fmt.Errorf("oxd: stream on %s: %w", host, err)
 	}
 	d.stream = newPublisher(sl, d.log)
-	if d.opts.forward != "" {
+	switch {
+	case d.opts.spoolPath != "":
+		sf, err := newSpoolForwarder(d.opts, d.log)
+		if err != nil {
+			return err
+		}
+		d.fwd = sf
+		closers = append(closers, func() { sf.Close(context.Background()) })
+	case d.opts.forward != "":
 		d.fwd = newPushForwarder(d.opts.forward, int64(d.opts.forwardMB)<<20, d.log)
 	}
+	if d.opts.link != "" {
+		if err = d.startLink(); err != nil {
+			return err
+		}
+		closers = append(closers, func() { d.linkLn.Close() })
+	}
+	d.loopDone = make(chan struct{})
 	d.registerCommands()
 	return nil
 }
@@ -91,6 +114,7 @@ func (d *daemon) registerCommands() {
 	d.control.Handle("SOCK_STREAM", port(d.stream.Port()))
 	d.control.Handle("SOCK_COLLECT", port(d.collect.Port()))
 	d.control.Handle("STATUS", func(map[string]any) (map[string]any, func()) { return d.status(), nil })
+	d.control.Handle("FORWARD", d.forwardCommand)
 	d.control.Handle("SHUTDOWN", func(map[string]any) (map[string]any, func()) {
 		return map[string]any{"ok": true}, func() {
 			d.log.Info("SHUTDOWN received")
@@ -108,6 +132,9 @@ func (d *daemon) status() map[string]any {
 	if d.fwd != nil {
 		s["forward"] = d.fwd.Stats()
 	}
+	if d.linkRecv != nil {
+		s["link"] = d.linkStatus()
+	}
 	return s
 }
 
@@ -122,15 +149,28 @@ func (d *daemon) run(ctx context.Context) error {
 
 	go d.stream.Run()
 	go d.control.Run()
-	lp := &loop{in: d.collect.out, now: d.now, tick: d.tick, files: d.files, stream: d.stream, fwd: d.fwd, stats: d.stats}
+	lp := &loop{in: d.collect.out, link: d.linkIn, now: d.now, tick: d.tick, files: d.files, stream: d.stream, fwd: d.fwd, stats: d.stats}
 	loopDone := make(chan error, 1)
-	go func() { loopDone <- lp.run() }()
+	go func() {
+		err := lp.run()
+		close(d.loopDone)
+		loopDone <- err
+	}()
+	linkDone := make(chan error, 1)
+	if d.linkRecv != nil {
+		go func() { linkDone <- d.linkRecv.Serve(ctx, d.linkLn) }()
+	} else {
+		linkDone <- nil
+	}
 	if d.ready != nil {
 		d.ready(d)
 	}
 
 	d.collect.Run(ctx) // returns after ctx ends and the connections are drained
 	err := <-loopDone  // every received event is in its file buffer; files closed
+	if lerr := <-linkDone; lerr != nil {
+		d.log.Warn("link: stopped", "err", lerr)
+	}
 	d.log.Info("collection stopped; closing")
 
 	closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -93,6 +93,7 @@ func track(m map[string]float64, k string, v float64) bool {
 // It alone owns the file writer.
 type loop struct {
 	in     <-chan []event
+	link   <-chan linkBatch // batches from the acknowledged link; nil without --link
 	now    func() time.Time
 	tick   time.Duration // file upkeep interval (flush, idle close, reopen), ≤ 1 s
 	files  *fileWriter   // nil without --log-path
@@ -115,6 +116,13 @@ func (l *loop) run() error {
 				return nil
 			}
 			l.handle(batch)
+		case lb := <-l.link:
+			// Acknowledged on return: written and flushed first.
+			l.handle(lb.events)
+			if l.files != nil {
+				l.files.Flush()
+			}
+			lb.done <- struct{}{}
 		case <-t.C:
 			if l.files != nil {
 				l.files.Tick(l.now())
@@ -139,6 +147,10 @@ func (l *loop) handle(batch []event) {
 		if l.files != nil {
 			l.files.Write(ev.typ, ev.data, now)
 		}
+	}
+	if f, ok := l.fwd.(interface{ Flush() }); ok {
+		// A spooling forwarder: hand this batch to the OS, so a killed oxd keeps it.
+		f.Flush()
 	}
 	if l.files != nil && len(l.in) == 0 {
 		// Nothing waiting: hand the buffers to the OS now rather than at the next
