@@ -1,0 +1,543 @@
+package ox
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+	"github.com/go-zeromq/zmq4/security/null"
+)
+
+// Defaults of a Sender's queue and reconnection.
+const (
+	DefaultQueueSize  = 3500     // events, as the original client
+	DefaultQueueBytes = 64 << 20 // bytes of queued frames
+	DefaultMaxBackoff = 2 * time.Second
+)
+
+// ErrQueueFull is reported (through SenderOptions.OnError) when a Sender drops an
+// event because its queue is full, once per stretch of drops.
+var ErrQueueFull = errors.New("ox: send queue full, event dropped")
+
+// ErrSenderClosed is returned by Send after Close.
+var ErrSenderClosed = errors.New("ox: sender closed")
+
+// SenderOptions tunes a Sender. The zero value (or nil) means the defaults.
+type SenderOptions struct {
+	QueueSize  int           // most events waiting to be sent; 0 means DefaultQueueSize
+	QueueBytes int           // most bytes of frames waiting; 0 means DefaultQueueBytes
+	MaxBackoff time.Duration // longest wait between connection attempts; 0 means DefaultMaxBackoff
+	// OnError, when set, hears about connection failures and drops. It is called
+	// from the sender's goroutine (connection errors) or from the goroutine whose
+	// event was dropped, and must not block.
+	OnError func(error)
+}
+
+// SenderStats is a snapshot of a Sender's counters.
+type SenderStats struct {
+	Queued      int    // events waiting now
+	QueuedBytes int    // bytes waiting now
+	Sent        uint64 // events written to a collector connection and flushed
+	Dropped     uint64 // events refused because the queue was full or the sender closed
+	Lost        uint64 // events still queued when Close gave up
+	Connects    uint64 // successful connections, the first included
+	Reconnects  uint64 // connections after the first: collector restarts, network breaks
+	Disconnects uint64 // connections lost
+	Connected   bool   // a connection is up now
+}
+
+// Sender PUSHes events (a meta frame and a data frame each) to a BlueOx collector's
+// collection port, the way the original client did, without ever making the caller
+// wait on the network.
+//
+// Events go into a bounded queue. One goroutine owns the TCP connection: it connects
+// in the background, retrying with exponential backoff, so an application may start
+// before its collector; it notices a collector that goes away by reading the
+// connection, and reconnects. An event leaves the queue only once its bytes were
+// written and flushed to the kernel without error; a failed write leaves it at the
+// head of the queue to be sent on the next connection.
+//
+// What can still be lost: ZeroMQ PUSH/PULL has no acknowledgement, so the events
+// whose bytes were in flight (in the kernel's socket buffers, or read by the
+// collector but not yet stored) when a collector dies or restarts are gone, as with
+// the original. On a graceful Close, the Sender half-closes the connection and waits
+// for the collector to close its side, which proves the collector read everything.
+// Spooled forwarding with acknowledgements (oxd --forward) closes the gap where it
+// matters.
+//
+// The Sender speaks ZMTP 3.0 with the NULL mechanism itself (the handshake comes
+// from zmq4.Open) rather than using a zmq4 PUSH socket, because a PUSH socket's Dial
+// fails while the peer is down and, once its connection has closed, its Send
+// succeeds while writing to no one.
+type Sender struct {
+	addr       string
+	queueSize  int
+	queueBytes int
+	maxBackoff time.Duration
+	onError    func(error)
+
+	mu      sync.Mutex
+	q       []*frame // ring buffer of queued frames
+	head, n int
+	bytes   int
+	closing bool
+	room    chan struct{} // closed when the writer frees room; nil when no one waits
+	wake    chan struct{} // cap 1: work for the writer
+
+	abortCtx context.Context // ends when Close gives up
+	abort    context.CancelFunc
+	done     chan struct{} // closed when the writer goroutine has returned
+
+	sent, dropped, lost    atomic.Uint64
+	connects, disconnects  atomic.Uint64
+	connected, dropStretch atomic.Bool
+}
+
+// frame holds one event's two frames back to back in buf: meta is buf[:metaLen].
+type frame struct {
+	buf     []byte
+	metaLen int
+}
+
+var framePool = sync.Pool{New: func() any { return &frame{buf: make([]byte, 0, 512)} }}
+
+func getFrame() *frame { return framePool.Get().(*frame) }
+
+func putFrame(f *frame) {
+	if cap(f.buf) > 64<<10 {
+		return // let oversized buffers go rather than pin them
+	}
+	f.buf = f.buf[:0]
+	f.metaLen = 0
+	framePool.Put(f)
+}
+
+// NewSender returns a Sender for the collection address addr ("host:port"; see
+// CollectAddr) and starts its goroutine, which connects in the background. Close
+// it to flush and release it.
+func NewSender(addr string, opts *SenderOptions) *Sender {
+	var o SenderOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = DefaultQueueSize
+	}
+	if o.QueueBytes <= 0 {
+		o.QueueBytes = DefaultQueueBytes
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = DefaultMaxBackoff
+	}
+	s := &Sender{
+		addr:       addr,
+		queueSize:  o.QueueSize,
+		queueBytes: o.QueueBytes,
+		maxBackoff: o.MaxBackoff,
+		onError:    o.OnError,
+		q:          make([]*frame, o.QueueSize),
+		wake:       make(chan struct{}, 1),
+		done:       make(chan struct{}),
+	}
+	s.abortCtx, s.abort = context.WithCancel(context.Background())
+	go s.run()
+	return s
+}
+
+// Addr returns the collection address the Sender sends to.
+func (s *Sender) Addr() string { return s.addr }
+
+// TrySend queues one event, copying meta and data (the caller may reuse them). It
+// never blocks: when the queue is full, or the Sender is closed, the event is
+// dropped, counted, and TrySend returns false.
+func (s *Sender) TrySend(meta, data []byte) bool {
+	f := getFrame()
+	f.buf = append(append(f.buf, meta...), data...)
+	f.metaLen = len(meta)
+	return s.enqueue(f)
+}
+
+// Send queues one event like TrySend but waits for room when the queue is full,
+// until ctx ends: backpressure for producers that can slow down (oxingest). It
+// returns ErrSenderClosed after Close, or ctx's error.
+func (s *Sender) Send(ctx context.Context, meta, data []byte) error {
+	size := len(meta) + len(data)
+	for {
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			s.dropped.Add(1)
+			return ErrSenderClosed
+		}
+		if s.fits(size) {
+			f := getFrame()
+			f.buf = append(append(f.buf, meta...), data...)
+			f.metaLen = len(meta)
+			s.push(f)
+			s.mu.Unlock()
+			s.signal()
+			return nil
+		}
+		if s.room == nil {
+			s.room = make(chan struct{})
+		}
+		room := s.room
+		s.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return fmt.Errorf("ox: send to %s: %w", s.addr, ctx.Err())
+		}
+	}
+}
+
+// enqueue queues f without blocking, taking ownership of it.
+func (s *Sender) enqueue(f *frame) bool {
+	s.mu.Lock()
+	if s.closing || !s.fits(len(f.buf)) {
+		closing := s.closing
+		s.mu.Unlock()
+		putFrame(f)
+		s.dropped.Add(1)
+		if !closing && !s.dropStretch.Swap(true) {
+			s.report(fmt.Errorf("%w (sending to %s)", ErrQueueFull, s.addr))
+		}
+		return false
+	}
+	s.push(f)
+	s.mu.Unlock()
+	s.dropStretch.Store(false)
+	s.signal()
+	return true
+}
+
+// fits reports whether an event of size bytes has room; s.mu is held. An event
+// larger than the byte bound still goes into an empty queue, so that no event is
+// refused forever.
+func (s *Sender) fits(size int) bool {
+	return s.n < s.queueSize && (s.bytes+size <= s.queueBytes || s.n == 0)
+}
+
+func (s *Sender) push(f *frame) {
+	s.q[(s.head+s.n)%len(s.q)] = f
+	s.n++
+	s.bytes += len(f.buf)
+}
+
+func (s *Sender) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Sender) report(err error) {
+	if s.onError != nil {
+		s.onError(err)
+	}
+}
+
+// Stats returns a snapshot of the Sender's counters.
+func (s *Sender) Stats() SenderStats {
+	s.mu.Lock()
+	st := SenderStats{Queued: s.n, QueuedBytes: s.bytes}
+	s.mu.Unlock()
+	st.Sent = s.sent.Load()
+	st.Dropped = s.dropped.Load()
+	st.Lost = s.lost.Load()
+	st.Connects = s.connects.Load()
+	if st.Connects > 1 {
+		st.Reconnects = st.Connects - 1
+	}
+	st.Disconnects = s.disconnects.Load()
+	st.Connected = s.connected.Load()
+	return st
+}
+
+// Close stops accepting events and sends what is queued until ctx ends. It returns
+// nil when everything queued was sent, and otherwise an error saying how many
+// events were lost. Close waits for ctx: give it a deadline (the original client
+// allowed 2 s) or it waits for the collector forever.
+func (s *Sender) Close(ctx context.Context) error {
+	s.mu.Lock()
+	already := s.closing
+	s.closing = true
+	if s.room != nil {
+		close(s.room) // wake blocked Sends so they see closing
+		s.room = nil
+	}
+	s.mu.Unlock()
+	s.signal()
+	if already {
+		<-s.done
+		return nil
+	}
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		s.abort()
+		<-s.done
+	}
+	s.abort()
+	s.mu.Lock()
+	lost := s.n
+	for s.n > 0 {
+		putFrame(s.pop())
+	}
+	s.mu.Unlock()
+	if lost > 0 {
+		s.lost.Add(uint64(lost))
+		return fmt.Errorf("ox: close sender to %s: %d events not sent: %w", s.addr, lost, ctx.Err())
+	}
+	return nil
+}
+
+// pop removes the head of the queue; s.mu is held.
+func (s *Sender) pop() *frame {
+	f := s.q[s.head]
+	s.q[s.head] = nil
+	s.head = (s.head + 1) % len(s.q)
+	s.n--
+	s.bytes -= len(f.buf)
+	return f
+}
+
+// Batches written between flushes.
+const (
+	maxBatch       = 256
+	maxBatchBytes  = 256 << 10
+	dialTimeout    = 5 * time.Second
+	minBackoff     = 20 * time.Millisecond
+	reconnectDelay = 100 * time.Millisecond
+)
+
+// run is the writer goroutine: it owns the connection.
+func (s *Sender) run() {
+	defer close(s.done)
+	var (
+		c       *senderConn
+		redial  bool // c was lost: wait before dialing again
+		backoff = minBackoff
+		batch   = make([]*frame, 0, maxBatch)
+	)
+	defer func() {
+		if c != nil {
+			c.conn.Close()
+			s.connected.Store(false)
+		}
+	}()
+	for {
+		if s.abortCtx.Err() != nil {
+			return
+		}
+		if c == nil {
+			if s.isClosing() && s.queued() == 0 {
+				return
+			}
+			if redial {
+				// A collector that is shutting down may still accept (zmq4 closes
+				// its connections before its listener) and then never read; give
+				// it a moment to be gone before knocking again.
+				redial = false
+				if !s.sleep(reconnectDelay/2 + rand.N(reconnectDelay/2)) {
+					return
+				}
+			}
+			var err error
+			c, err = dialSender(s.abortCtx, s.addr)
+			if err != nil {
+				if s.abortCtx.Err() != nil {
+					return
+				}
+				s.report(err)
+				// Full jitter keeps many clients from reconnecting in step.
+				wait := backoff/2 + rand.N(backoff/2+1)
+				backoff = min(backoff*2, s.maxBackoff)
+				if !s.sleep(wait) {
+					return
+				}
+				continue
+			}
+			backoff = minBackoff
+			s.connects.Add(1)
+			s.connected.Store(true)
+		}
+
+		batch = s.peek(batch[:0])
+		if len(batch) == 0 {
+			if s.isClosing() {
+				s.closeGracefully(c)
+				c = nil
+				return
+			}
+			select {
+			case <-s.wake:
+			case <-c.dead:
+				s.drop(c, c.err)
+				c, redial = nil, true
+			case <-s.abortCtx.Done():
+				return
+			}
+			continue
+		}
+		select {
+		case <-c.dead:
+			s.drop(c, c.err)
+			c, redial = nil, true
+			continue
+		default:
+		}
+		if err := c.write(batch); err != nil {
+			s.drop(c, err)
+			c, redial = nil, true
+			continue // the batch is still at the head of the queue
+		}
+		s.mu.Lock()
+		for range batch {
+			putFrame(s.pop())
+		}
+		if s.room != nil {
+			close(s.room)
+			s.room = nil
+		}
+		s.mu.Unlock()
+		s.sent.Add(uint64(len(batch)))
+		clear(batch)
+	}
+}
+
+// sleep waits for d, or returns false when Close gives up first.
+func (s *Sender) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.abortCtx.Done():
+		return false
+	}
+}
+
+func (s *Sender) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+func (s *Sender) queued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
+// peek appends the frames at the head of the queue to batch without removing them:
+// they leave the queue only once written.
+func (s *Sender) peek(batch []*frame) []*frame {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	size := 0
+	for i := 0; i < s.n && len(batch) < maxBatch; i++ {
+		f := s.q[(s.head+i)%len(s.q)]
+		if len(batch) > 0 && size+len(f.buf) > maxBatchBytes {
+			break
+		}
+		size += len(f.buf)
+		batch = append(batch, f)
+	}
+	return batch
+}
+
+// drop closes a connection that failed.
+func (s *Sender) drop(c *senderConn, err error) {
+	c.conn.Close()
+	s.connected.Store(false)
+	s.disconnects.Add(1)
+	if err == nil {
+		err = io.EOF
+	}
+	s.report(fmt.Errorf("ox: connection to collector %s lost: %w", s.addr, err))
+}
+
+// closeGracefully half-closes c and waits for the collector to close its side: a
+// PULL peer closes only after reading everything before our FIN, so this proves
+// delivery to the collector process of every byte written.
+func (s *Sender) closeGracefully(c *senderConn) {
+	if tc, ok := c.conn.(*net.TCPConn); ok {
+		if tc.CloseWrite() == nil {
+			select {
+			case <-c.dead:
+			case <-s.abortCtx.Done():
+			}
+		}
+	}
+	c.conn.Close()
+	s.connected.Store(false)
+}
+
+// senderConn is one ZMTP connection to a collector.
+type senderConn struct {
+	conn net.Conn
+	w    *bufio.Writer
+	dead chan struct{} // closed when the reader sees the connection end
+	err  error         // why, set before dead is closed
+}
+
+func dialSender(ctx context.Context, addr string) (*senderConn, error) {
+	d := net.Dialer{Timeout: dialTimeout, KeepAlive: 15 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("ox: connect to collector %s: %w", addr, err)
+	}
+	conn.SetDeadline(time.Now().Add(dialTimeout))
+	if _, err := zmq4.Open(conn, null.Security(), zmq4.Push, nil, false, nil); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ox: ZMTP handshake with collector %s: %w", addr, err)
+	}
+	conn.SetDeadline(time.Time{})
+	c := &senderConn{conn: conn, w: bufio.NewWriterSize(conn, 64<<10), dead: make(chan struct{})}
+	go func() {
+		// A PULL peer sends nothing after the handshake; reading tells us at once
+		// when it closes or resets the connection.
+		_, err := io.Copy(io.Discard, conn)
+		c.err = err
+		close(c.dead)
+	}()
+	return c, nil
+}
+
+// write sends each frame of batch as a two-part ZMTP message and flushes.
+func (c *senderConn) write(batch []*frame) error {
+	var hdr [9]byte
+	for _, f := range batch {
+		c.w.Write(frameHeader(hdr[:0], f.metaLen, true))
+		c.w.Write(f.buf[:f.metaLen])
+		data := f.buf[f.metaLen:]
+		c.w.Write(frameHeader(hdr[:0], len(data), false))
+		c.w.Write(data)
+	}
+	return c.w.Flush() // bufio keeps the first error
+}
+
+// frameHeader appends a ZMTP 3.0 message frame header: flags (MORE, LONG) then a
+// 1-byte or 8-byte big-endian size.
+func frameHeader(dst []byte, size int, more bool) []byte {
+	var flags byte
+	if more {
+		flags |= 0x01
+	}
+	if size > 255 {
+		flags |= 0x02
+		dst = append(dst, flags)
+		return binary.BigEndian.AppendUint64(dst, uint64(size))
+	}
+	return append(dst, flags, byte(size))
+}
