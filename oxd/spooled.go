@@ -93,6 +93,7 @@ func (f *spoolForwarder) Stats() map[string]any {
 		"acked_seq":          sp.Acked,
 		"ack_rate":           st.AckRate,
 		"sent":               st.EventsSent,
+		"batches":            st.BatchesSent,
 		"acked":              st.EventsAcked,
 		"bytes_raw":          st.BytesRaw,
 		"bytes_sent":         st.BytesSent,

@@ -2,14 +2,14 @@ package fwdlink
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
 	"log/slog"
 	"net"
 	"os"
-	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,7 +66,10 @@ type Receiver struct {
 	locks map[string]*sync.Mutex
 	conns map[net.Conn]struct{}
 
-	saveMu sync.Mutex
+	saveMu   sync.Mutex // guards the state file's slots
+	stateF   *os.File
+	slots    map[string]int64
+	nextSlot int64
 
 	conn                                                       atomic.Int64
 	accepted, batches, events, dups, gaps, bad, fails, stateEr atomic.Uint64
@@ -93,6 +96,7 @@ func NewReceiver(opts ReceiverOptions) (*Receiver, error) {
 		last:  map[string]uint64{},
 		locks: map[string]*sync.Mutex{},
 		conns: map[net.Conn]struct{}{},
+		slots: map[string]int64{},
 	}
 	if opts.StatePath != "" {
 		if err := r.load(); err != nil {
@@ -102,57 +106,71 @@ func NewReceiver(opts ReceiverOptions) (*Receiver, error) {
 	return r, nil
 }
 
-// The state file has one line per forwarder: "<id> <highest sequence written>".
+// The state file holds one fixed 128-byte slot per forwarder, updated in place with
+// a single write after each delivered batch, so the moment between "written to the
+// files" and "recorded as written" is as short as one small write:
+//
+//	offset size field
+//	0      4    CRC-32C of bytes 4..128
+//	4      8    highest sequence number written
+//	12     1    id length n
+//	13     n    forwarder id (up to 64 bytes), then zeros to 128
+//
+// A slot whose CRC does not match (a torn write after a machine crash) is ignored:
+// that forwarder's resent batches are then written again; nothing is lost.
+const slotSize = 128
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
 func (r *Receiver) load() error {
-	b, err := os.ReadFile(r.opts.StatePath)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
+	f, err := os.OpenFile(r.opts.StatePath, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("fwdlink: state: %w", err)
 	}
-	for i, line := range strings.Split(string(b), "\n") {
-		if line == "" {
-			continue
-		}
-		id, v, _ := strings.Cut(line, " ")
-		seq, err := strconv.ParseUint(v, 10, 64)
-		if err != nil || !validID(id) || id == "" {
-			// A torn line loses one forwarder's dedup point: its resent batches are
-			// written twice, nothing is lost. Say so and go on.
-			r.log.Warn("fwdlink: bad line in receiver state file", "file", r.opts.StatePath, "line", i+1)
-			continue
-		}
-		r.last[id] = seq
+	b, err := io.ReadAll(f)
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("fwdlink: state: %w", err)
 	}
+	r.stateF = f
+	for off := 0; off+slotSize <= len(b); off += slotSize {
+		slot := b[off : off+slotSize]
+		n := int(slot[12])
+		id := ""
+		if n <= MaxIDLen {
+			id = string(slot[13 : 13+n])
+		}
+		if crc32.Checksum(slot[4:], castagnoli) != binary.BigEndian.Uint32(slot) || id == "" || !validID(id) {
+			r.log.Warn("fwdlink: bad slot in receiver state file, ignored", "file", r.opts.StatePath, "offset", off)
+			continue
+		}
+		r.last[id] = binary.BigEndian.Uint64(slot[4:])
+		r.slots[id] = int64(off)
+	}
+	r.nextSlot = int64(len(b) / slotSize * slotSize)
 	return nil
 }
 
-func (r *Receiver) save() error {
-	if r.opts.StatePath == "" {
+// save records that id has everything up to seq written. Callers hold id's lock.
+func (r *Receiver) save(id string, seq uint64) error {
+	if r.stateF == nil {
 		return nil
 	}
+	var slot [slotSize]byte
+	binary.BigEndian.PutUint64(slot[4:], seq)
+	slot[12] = byte(len(id))
+	copy(slot[13:], id)
+	binary.BigEndian.PutUint32(slot[:], crc32.Checksum(slot[4:], castagnoli))
 	r.saveMu.Lock()
 	defer r.saveMu.Unlock()
-	r.mu.Lock()
-	ids := make([]string, 0, len(r.last))
-	for id := range r.last {
-		ids = append(ids, id)
+	off, ok := r.slots[id]
+	if !ok {
+		off = r.nextSlot
+		r.nextSlot += slotSize
+		r.slots[id] = off
 	}
-	sort.Strings(ids)
-	var b []byte
-	for _, id := range ids {
-		b = append(b, id...)
-		b = append(b, ' ')
-		b = strconv.AppendUint(b, r.last[id], 10)
-		b = append(b, '\n')
-	}
-	r.mu.Unlock()
-	tmp := r.opts.StatePath + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, r.opts.StatePath)
+	_, err := r.stateF.WriteAt(slot[:], off)
+	return err
 }
 
 // Serve accepts link connections on ln until ctx ends, then closes ln and every
@@ -208,6 +226,12 @@ func (r *Receiver) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	r.mu.Unlock()
 	wg.Wait()
+	r.saveMu.Lock()
+	if r.stateF != nil {
+		r.stateF.Close()
+		r.stateF = nil
+	}
+	r.saveMu.Unlock()
 	return err
 }
 
@@ -338,7 +362,7 @@ func (r *Receiver) batch(ctx context.Context, f Frame) (uint64, error) {
 	r.mu.Lock()
 	r.last[f.ID] = end
 	r.mu.Unlock()
-	if err := r.save(); err != nil {
+	if err := r.save(f.ID, end); err != nil {
 		// The events are written; acknowledging is right. Without the state a
 		// restart may write a resent batch twice.
 		r.stateEr.Add(1)

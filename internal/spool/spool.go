@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -113,7 +114,8 @@ type Spool struct {
 	bufCount int
 	next     uint64
 	acked    uint64
-	saved    uint64 // acked as last written to the state file
+	saved    uint64   // acked as last written to the state file
+	stateF   *os.File // the state file, open for in-place updates
 	total    int64
 	dirty    bool
 	lastSync time.Time
@@ -133,6 +135,9 @@ type Spool struct {
 	roff int64
 	rseq uint64
 	rbr  *bufio.Reader
+
+	rarena []byte   // frames of the records Read returned last
+	rrecs  []Record // the records Read returned last
 }
 
 // Open opens the spool in dir, creating it if needed, and recovers from a crash: a
@@ -578,13 +583,23 @@ func (s *Spool) trimSamplesLocked() {
 // Read returns up to maxRecords contiguous records starting at sequence number from
 // (or at the oldest record still in the spool, if from is older), holding at most about
 // maxBytes of frames. It returns no records when none at or after from are stored yet;
-// wait on Notify. The records own their memory. A corrupt record ends the batch; the
-// rest of its segment is skipped and counted in Stats.CorruptRecords.
+// wait on Notify. The records' frames live in a buffer the spool reuses: they are
+// valid until the next call to Read. A corrupt record ends the batch; the rest of its
+// segment is skipped and counted in Stats.CorruptRecords.
 func (s *Spool) Read(from uint64, maxRecords, maxBytes int) ([]Record, error) {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
-	var out []Record
-	var arena []byte
+	if cap(s.rarena) < maxBytes+64<<10 {
+		s.rarena = make([]byte, 0, maxBytes+64<<10)
+	}
+	out := s.rrecs[:0]
+	arena := s.rarena[:0]
+	defer func() {
+		if cap(arena) > cap(s.rarena) {
+			s.rarena = arena[:0]
+		}
+		s.rrecs = out[:0]
+	}()
 	for len(out) < maxRecords && len(arena) < maxBytes {
 		s.mu.Lock()
 		if s.closed {
@@ -685,7 +700,7 @@ func (s *Spool) readRecords(out []Record, arena []byte, maxRecords, maxBytes int
 		}
 		start := len(arena)
 		arena = append(arena, hdr[:]...)
-		arena = append(arena, make([]byte, m+d)...)
+		arena = slices.Grow(arena, m+d)[:start+recHeaderLen+m+d]
 		if _, err := io.ReadFull(s.rbr, arena[start+recHeaderLen:]); err != nil {
 			return out, arena[:start], errShort
 		}
@@ -881,28 +896,44 @@ func (s *Spool) Close() error {
 	if err := s.saveState(); err != nil {
 		errs = append(errs, err)
 	}
+	if s.stateF != nil {
+		s.stateF.Close()
+		s.stateF = nil
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("spool: close: %w", err)
 	}
 	return nil
 }
 
-// The state file holds the forwarder id and the acknowledged sequence number:
+// The state file holds the forwarder id and the acknowledged sequence number in a
+// fixed-width layout, so an update is one small write in place:
 //
 //	id <32 hex>
-//	acked <decimal>
+//	acked <20 decimal digits>
 //
-// It is replaced atomically (write, rename) and not fsynced: after a machine crash a
-// stale value only makes the forwarder resend what the receiver already has, and the
-// receiver drops those as duplicates.
+// It is not fsynced: after a machine crash a stale value only makes the forwarder
+// resend what the receiver already has, and the receiver drops those as duplicates.
+// A state file that cannot be parsed gives the spool a new id (see Open).
 func (s *Spool) saveState() error {
-	path := filepath.Join(s.dir, stateFile)
-	tmp := path + ".tmp"
-	body := fmt.Sprintf("id %s\nacked %d\n", s.id, s.acked)
-	if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	body := fmt.Sprintf("id %s\nacked %020d\n", s.id, s.acked)
+	if s.stateF == nil {
+		path := filepath.Join(s.dir, stateFile)
+		tmp := path + ".tmp"
+		// The first write of a run replaces the file whole (its layout may differ);
+		// later ones overwrite it in place.
+		if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		s.stateF = f
+	} else if _, err := s.stateF.WriteAt([]byte(body), 0); err != nil {
 		return err
 	}
 	s.saved = s.acked

@@ -58,7 +58,11 @@ func readAll(t *testing.T, s *Spool, from uint64) []Record {
 				t.Fatalf("batch not contiguous: %d after %d", r.Seq, recs[i-1].Seq)
 			}
 		}
-		all = append(all, recs...)
+		for _, r := range recs { // valid until the next Read: keep copies
+			r.Meta = bytes.Clone(r.Meta)
+			r.Data = bytes.Clone(r.Data)
+			all = append(all, r)
+		}
 		from = recs[len(recs)-1].Seq + 1
 	}
 	t.Fatal("readAll did not finish")
