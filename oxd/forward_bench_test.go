@@ -40,6 +40,7 @@ func BenchmarkForwarding(b *testing.B) {
 		link      bool
 		push      *zmtp.Conn
 		centralCt string
+		edgeCt    string
 		total     int64
 		rates     []float64
 	}
@@ -71,7 +72,7 @@ func BenchmarkForwarding(b *testing.B) {
 			cargs = append(cargs, "--link", link)
 		}
 		m.centralCt = benchProc(b, bin, cargs...)
-		benchProc(b, bin, append([]string{"-c", edgeCollect}, m.edgeArgs(dir, centralCollect, link)...)...)
+		m.edgeCt = benchProc(b, bin, append([]string{"-c", edgeCollect}, m.edgeArgs(dir, centralCollect, link)...)...)
 		nc, err := net.Dial("tcp", edgeCollect)
 		if err != nil {
 			b.Fatal(err)
@@ -107,6 +108,14 @@ func BenchmarkForwarding(b *testing.B) {
 		med[m.name] = median(m.rates)
 		b.ReportMetric(med[m.name], m.name+"-events/s")
 		b.Logf("%-8s median %8.0f events/s, runs %.0f", m.name, med[m.name], m.rates)
+		if m.link {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			st, err := ox.Status(ctx, m.edgeCt)
+			cancel()
+			if fwd, ok := st["forward"].(map[string]any); err == nil && ok {
+				b.Logf("%-8s link bytes %v raw, %v sent, saving %.3f", m.name, fwd["bytes_raw"], fwd["bytes_sent"], fwd["compression_saving"])
+			}
+		}
 	}
 	b.ReportMetric(med["spool"]/med["plain"], "spool/plain")
 	b.ReportMetric(med["deflate"]/med["plain"], "deflate/plain")
