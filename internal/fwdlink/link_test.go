@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -444,4 +445,60 @@ func TestDeliveryFailureIsRetried(t *testing.T) {
 	mu.Unlock()
 	waitFor(t, "all events", func() bool { return snk.count() == 500 })
 	snk.check(t, 500)
+}
+
+// The receiver's state survives a restart; a damaged slot costs only that
+// forwarder's dedup point and its slot is reused.
+func TestReceiverStateFileSurvivesRestartAndDamage(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	deliver := func(context.Context, string, []Event) error { return nil }
+	r, err := NewReceiver(ReceiverOptions{StatePath: state, Deliver: deliver, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []Frame{
+		{Type: TypeBatch, ID: "fwd-a", Seq: 1, Count: 3},
+		{Type: TypeBatch, ID: "fwd-b", Seq: 1, Count: 2},
+		{Type: TypeBatch, ID: "fwd-a", Seq: 4, Count: 2},
+	} {
+		b.Payload = appendEvents(nil, testEvents(int(b.Count)))
+		if _, err := r.batch(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.stateF.Close()
+	reload := func() *Receiver {
+		t.Helper()
+		r, err := NewReceiver(ReceiverOptions{StatePath: state, Deliver: deliver, Logger: quiet()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.stateF.Close() })
+		return r
+	}
+	r2 := reload()
+	if a, _ := r2.lastSeq("fwd-a"); a != 5 {
+		t.Fatalf("fwd-a at %d after restart, want 5", a)
+	}
+	if b, _ := r2.lastSeq("fwd-b"); b != 2 {
+		t.Fatalf("fwd-b at %d after restart, want 2", b)
+	}
+	r2.stateF.Close()
+	raw, _ := os.ReadFile(state)
+	raw[20] ^= 0xff // inside fwd-a's slot
+	os.WriteFile(state, raw, 0o644)
+	r3 := reload()
+	if a, _ := r3.lastSeq("fwd-a"); a != 0 {
+		t.Fatalf("damaged slot read as %d", a)
+	}
+	if b, _ := r3.lastSeq("fwd-b"); b != 2 {
+		t.Fatalf("fwd-b at %d after damage elsewhere, want 2", b)
+	}
+	f := Frame{Type: TypeBatch, ID: "fwd-c", Seq: 1, Count: 1, Payload: appendEvents(nil, testEvents(1))}
+	if _, err := r3.batch(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(state); fi.Size() != 2*slotSize {
+		t.Fatalf("state file is %d bytes: the damaged slot was not reused", fi.Size())
+	}
 }

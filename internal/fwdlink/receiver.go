@@ -70,6 +70,7 @@ type Receiver struct {
 	stateF   *os.File
 	slots    map[string]int64
 	nextSlot int64
+	free     []int64 // slots found damaged, to reuse
 
 	conn                                                       atomic.Int64
 	accepted, batches, events, dups, gaps, bad, fails, stateEr atomic.Uint64
@@ -142,6 +143,7 @@ func (r *Receiver) load() error {
 		}
 		if crc32.Checksum(slot[4:], castagnoli) != binary.BigEndian.Uint32(slot) || id == "" || !validID(id) {
 			r.log.Warn("fwdlink: bad slot in receiver state file, ignored", "file", r.opts.StatePath, "offset", off)
+			r.free = append(r.free, int64(off))
 			continue
 		}
 		r.last[id] = binary.BigEndian.Uint64(slot[4:])
@@ -165,8 +167,12 @@ func (r *Receiver) save(id string, seq uint64) error {
 	defer r.saveMu.Unlock()
 	off, ok := r.slots[id]
 	if !ok {
-		off = r.nextSlot
-		r.nextSlot += slotSize
+		if n := len(r.free); n > 0 {
+			off, r.free = r.free[n-1], r.free[:n-1]
+		} else {
+			off = r.nextSlot
+			r.nextSlot += slotSize
+		}
 		r.slots[id] = off
 	}
 	_, err := r.stateF.WriteAt(slot[:], off)
@@ -175,7 +181,8 @@ func (r *Receiver) save(id string, seq uint64) error {
 
 // Serve accepts link connections on ln until ctx ends, then closes ln and every
 // connection and returns nil. Each connection is served by its own goroutine; batches
-// from one forwarder are delivered one at a time, in order.
+// from one forwarder are delivered one at a time, in order. Serve is called once: it
+// closes the state file when it returns.
 func (r *Receiver) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	stop := context.AfterFunc(ctx, func() {
