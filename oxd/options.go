@@ -73,6 +73,15 @@ Options:
                               the original's plain mode, what is in flight or queued
                               in memory is lost if either side stops
       --forward-push          say so explicitly (the default without --spool-path)
+  -l, --log-path DIR          write log files under DIR (default: no files)
+      --rotate-hours N        start a new file every N hours (1..12) instead of daily
+      --stream-port PORT      stream (PUB) port on the control host
+                              (default: random free port in 35000..35999)
+      --forward-queue-mb N    memory for events waiting to be forwarded with plain
+                              PUSH (default 32); past it events are dropped and counted
+      --max-event-bytes N     drop larger messages (default 16777216)
+  -v                          more logging: -v info, -vv debug (repeatable)
+  -h, --help                  this help
 
 Spooled, acknowledged forwarding (docs/forwarding.md):
       --spool-path DIR        keep every event in an on-disk spool under DIR and send
@@ -88,15 +97,6 @@ Spooled, acknowledged forwarding (docs/forwarding.md):
       --link HOST[:PORT]      accept acknowledged forwarding from other oxd on this
                               address (port 3515 if none); needs --log-path or
                               --spool-path, where it keeps what it has written
-  -l, --log-path DIR          write log files under DIR (default: no files)
-      --rotate-hours N        start a new file every N hours (1..12) instead of daily
-      --stream-port PORT      stream (PUB) port on the control host
-                              (default: random free port in 35000..35999)
-      --forward-queue-mb N    memory for events waiting to be forwarded (default 32);
-                              past it events are dropped and counted
-      --max-event-bytes N     drop larger messages (default 16777216)
-  -v                          more logging: -v info, -vv debug (repeatable)
-  -h, --help                  this help
 
 Logs go to stdout. SIGTERM, SIGINT or a SHUTDOWN control command flush and close
 every file, then oxd exits 0.
