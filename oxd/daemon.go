@@ -19,6 +19,7 @@ type daemon struct {
 	log     *slog.Logger
 	now     func() time.Time
 	tick    time.Duration
+	events  chan batch // every source -> the collection loop; closed when all have stopped
 	collect *collector
 	stream  *publisher
 	control *controlServer
@@ -29,8 +30,6 @@ type daemon struct {
 	// the acknowledged link (--link), when on
 	linkRecv *fwdlink.Receiver
 	linkLn   net.Listener
-	linkIn   chan linkBatch
-	loopDone chan struct{} // closed when the collection loop has ended
 
 	// ready, when set, receives the daemon once every port is bound (tests use it).
 	ready    func(*daemon)
@@ -69,7 +68,9 @@ func (d *daemon) start() (err error) {
 		}
 		closers = append(closers, func() { d.files.Close() })
 	}
-	if d.collect, err = newCollector(d.opts.collect, d.opts.maxEventSize, d.log); err != nil {
+	// At most 8 batches wait for the loop (see batchMax, batchMaxBytes).
+	d.events = make(chan batch, 8)
+	if d.collect, err = newCollector(d.opts.collect, d.events, d.opts.maxEventSize, d.opts.maxConns, d.log); err != nil {
 		return fmt.Errorf("oxd: collect on %s: %w", d.opts.collect, err)
 	}
 	closers = append(closers, func() { d.collect.l.Close() })
@@ -102,7 +103,6 @@ func (d *daemon) start() (err error) {
 		}
 		closers = append(closers, func() { d.linkLn.Close() })
 	}
-	d.loopDone = make(chan struct{})
 	d.registerCommands()
 	return nil
 }
@@ -128,6 +128,7 @@ func (d *daemon) status() map[string]any {
 	s := d.stats.status()
 	s["dropped"] = d.collect.Dropped()
 	s["connections"] = d.collect.conns.Load()
+	s["connections_refused"] = d.collect.refused.Load()
 	s["stream"] = d.stream.Stats()
 	if d.fwd != nil {
 		s["forward"] = d.fwd.Stats()
@@ -149,33 +150,36 @@ func (d *daemon) run(ctx context.Context) error {
 
 	go d.stream.Run()
 	go d.control.Run()
-	lp := &loop{in: d.collect.out, link: d.linkIn, now: d.now, tick: d.tick, files: d.files, stream: d.stream, fwd: d.fwd, stats: d.stats}
+	lp := &loop{in: d.events, now: d.now, tick: d.tick, files: d.files, stream: d.stream, fwd: d.fwd, stats: d.stats}
 	loopDone := make(chan error, 1)
-	go func() {
-		err := lp.run()
-		close(d.loopDone)
-		loopDone <- err
-	}()
+	go func() { loopDone <- lp.run() }()
+	if d.ready != nil {
+		d.ready(d)
+	}
+
+	// Sources run until ctx ends and drain their connections; the link receiver
+	// returns once no delivery is waiting on the loop.
 	linkDone := make(chan error, 1)
 	if d.linkRecv != nil {
 		go func() { linkDone <- d.linkRecv.Serve(ctx, d.linkLn) }()
 	} else {
 		linkDone <- nil
 	}
-	if d.ready != nil {
-		d.ready(d)
-	}
-
-	d.collect.Run(ctx) // returns after ctx ends and the connections are drained
-	err := <-loopDone  // every received event is in its file buffer; files closed
+	d.collect.Run(ctx)
 	if lerr := <-linkDone; lerr != nil {
 		d.log.Warn("link: stopped", "err", lerr)
 	}
+	close(d.events)
+	err := <-loopDone // every received event is written; files synced and closed
 	d.log.Info("collection stopped; closing")
 
+	// Subscribers get a second to take what is queued for them (a stuck one would
+	// otherwise hold the exit); the forward queue gets 5 s, as the original lingered.
+	streamCtx, cancelStream := context.WithTimeout(context.Background(), time.Second)
+	d.stream.Close(streamCtx)
+	cancelStream()
 	closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	d.stream.Close(closeCtx)
 	if d.fwd != nil {
 		if ferr := d.fwd.Close(closeCtx); ferr != nil {
 			d.log.Warn("forward: closing", "err", ferr)

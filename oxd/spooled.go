@@ -148,21 +148,16 @@ func (f *spoolForwarder) Close(ctx context.Context) error {
 	return nil
 }
 
-// linkBatch is a batch from the acknowledged link, handed to the collection loop;
-// done is signalled once its events are written and flushed.
-type linkBatch struct {
-	events []event
-	done   chan struct{}
-}
-
 // errStopping is returned to the link while oxd shuts down: the batch stays
 // unacknowledged and the forwarder sends it again later.
 var errStopping = errors.New("oxd is shutting down")
 
 // deliverLink validates a batch from the link like a collection-port message, hands
-// it to the loop and returns once the loop has written and flushed it.
+// it to the collection loop and returns once the loop has written and flushed it (to
+// the files, and to the spool of a forwarding oxd). oxd's run waits for the link
+// receiver, and so for every deliverLink, before it closes the loop's input.
 func (d *daemon) deliverLink(ctx context.Context, id string, evs []fwdlink.Event) error {
-	batch := make([]event, 0, len(evs))
+	events := make([]event, 0, len(evs))
 	for _, e := range evs {
 		ev, r, err := checkMessage([][]byte{e.Meta, e.Data})
 		if err != nil {
@@ -170,27 +165,16 @@ func (d *daemon) deliverLink(ctx context.Context, id string, evs []fwdlink.Event
 			d.collect.badLog.Warn("drop:"+reasonNames[r], "dropped a bad message", "reason", reasonNames[r], "from", "forwarder "+id, "err", err)
 			continue
 		}
-		batch = append(batch, ev)
+		events = append(events, ev)
 	}
-	lb := linkBatch{events: batch, done: make(chan struct{}, 1)}
+	done := make(chan struct{})
 	select {
-	case d.linkIn <- lb:
-	case <-d.loopDone:
-		return errStopping
+	case d.events <- batch{events: events, done: func() { close(done) }}:
 	case <-ctx.Done():
 		return errStopping
 	}
-	select {
-	case <-lb.done:
-		return nil
-	case <-d.loopDone:
-		select {
-		case <-lb.done: // handled just before the loop ended
-			return nil
-		default:
-			return errStopping
-		}
-	}
+	<-done // the loop runs until every source, this one included, has stopped
+	return nil
 }
 
 // startLink binds --link and prepares the receiver; it keeps what it has written per
@@ -209,7 +193,6 @@ func (d *daemon) startLink() error {
 		return fmt.Errorf("oxd: link on %s: %w", d.opts.link, err)
 	}
 	d.linkRecv, d.linkLn = r, ln
-	d.linkIn = make(chan linkBatch)
 	return nil
 }
 

@@ -36,6 +36,7 @@ type identity struct {
 // tracked is one open file being read.
 type tracked struct {
 	typ  string
+	spec string // the -F path it is followed as
 	path string // the name it was opened under
 	f    *os.File
 	id   identity
@@ -70,6 +71,7 @@ type follower struct {
 	tailers []*tailer
 	saved   *stateFile
 	pending []checkpoint
+	closed  []*tracked // rotated files read to their end, kept in the state until delivered
 	dirty   bool
 }
 
@@ -169,7 +171,7 @@ func (fw *follower) open(spec followSpec, path string) (*tracked, error) {
 	if err != nil {
 		return nil, fmt.Errorf("follow %s: %w", path, err)
 	}
-	t := &tracked{typ: spec.typ, path: path, f: f, lastGrow: time.Now()}
+	t := &tracked{typ: spec.typ, spec: spec.path, path: path, f: f, lastGrow: time.Now()}
 	if err := t.identify(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("follow %s: %w", path, err)
@@ -292,6 +294,7 @@ func (fw *follower) poll(ctx context.Context) (bool, error) {
 					return false, err
 				}
 				old.f.Close()
+				fw.closed = append(fw.closed, old)
 				continue
 			}
 			keep = append(keep, old)
@@ -438,6 +441,15 @@ func (fw *follower) checkpoint(sent uint64) error {
 	// Every file is saved under the -F path it was followed as (a rotated one
 	// too), so a restart looks for it beside that path.
 	st := &stateFile{Version: 1}
+	keep := fw.closed[:0]
+	for _, c := range fw.closed {
+		if c.delivered < c.off {
+			keep = append(keep, c)
+			st.Files = append(st.Files, savedFile{Path: c.spec, Type: c.typ, identity: c.id, Offset: c.delivered})
+		}
+	}
+	clear(fw.closed[len(keep):])
+	fw.closed = keep
 	for _, t := range fw.tailers {
 		files := t.old
 		if t.cur != nil {

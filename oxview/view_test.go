@@ -389,3 +389,25 @@ func TestPipedIntoHeadExitsQuietly(t *testing.T) {
 		t.Errorf("exit: %v (want success or SIGPIPE, as any Unix filter)", err)
 	}
 }
+
+// FuzzViewStream feeds oxview arbitrary bytes as stdin: it must not panic or hang,
+// and every line it prints must be valid JSON.
+func FuzzViewStream(f *testing.F) {
+	f.Add([]byte{0x81, 0xa2, 'i', 'd', 0xa1, 'x'}, false)
+	f.Add([]byte{0x82, 0xa2, 'i', 'd', 0xa1, 'x', 0xa4, 't', 'y', 'p', 'e', 0xa3, 'a', '.', 'b', 0x81, 0xa2, 'i', 'd', 0xa1, 'x'}, true)
+	f.Add([]byte("BZh91AY&SY"), false)
+	f.Add([]byte{0x1f, 0x8b, 0x08, 0x00}, false)
+	f.Fuzz(func(t *testing.T, in []byte, group bool) {
+		var args []string
+		if group {
+			args = []string{"--group"}
+		}
+		var out, errOut bytes.Buffer
+		run(context.Background(), args, bytes.NewReader(in), &out, &errOut)
+		for line := range strings.Lines(out.String()) {
+			if !json.Valid([]byte(line)) {
+				t.Fatalf("invalid JSON line %q", line)
+			}
+		}
+	})
+}
