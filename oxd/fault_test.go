@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,6 +170,11 @@ func TestFaultCentralKilledTwiceMidStream(t *testing.T) {
 	}
 }
 
+// The forwarder is killed while it holds unacknowledged events: the central is
+// paused (SIGSTOP) so acknowledgements stop while the forwarder keeps taking events
+// in and sending; the forwarder is killed, the central resumes and writes what
+// reached its socket from the dead connection (whose acknowledgements are lost),
+// and the restarted forwarder sends everything unacknowledged again.
 func TestFaultForwarderKilledAndRestarted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault test")
@@ -176,7 +182,7 @@ func TestFaultForwarderKilledAndRestarted(t *testing.T) {
 	bin := buildOxd(t)
 	logs := filepath.Join(t.TempDir(), "logs")
 	link := freeAddr(t)
-	_, _, centralCtl := startProcess(t, bin, "-c", freeAddr(t), "-l", logs, "--link", link)
+	central, _, centralCtl := startProcess(t, bin, "-c", freeAddr(t), "-l", logs, "--link", link)
 	spool := filepath.Join(t.TempDir(), "spool")
 	edgeCollect := freeAddr(t)
 	edgeArgs := []string{"-c", edgeCollect, "--spool-path", spool, "-r", link}
@@ -184,15 +190,35 @@ func TestFaultForwarderKilledAndRestarted(t *testing.T) {
 
 	const n = 60000
 	evs := faultEvents(t, n, 0)
-	sd := startSender(pusher(t, edgeCollect), evs[:n/2], 0, 0)
+	push := pusher(t, edgeCollect)
+	sd := startSender(push, evs[:n/3], 0, 0)
 	sd.wait(t)
-	st := waitProcReceived(t, edgeCtl, n/2)
-	kill(t, edge) // as soon as everything sent is received: forwarding is mid-way
+	waitProcReceived(t, edgeCtl, n/3)
+	if err := central.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	resume := func() {
+		if !resumed {
+			central.Process.Signal(syscall.SIGCONT)
+			resumed = true
+		}
+	}
+	defer resume()
+	sd = startSender(push, evs[n/3:2*n/3], 0, 0)
+	sd.wait(t)
+	st := waitProcReceived(t, edgeCtl, 2*n/3)
 	fwd := st["forward"].(map[string]any)
-	t.Logf("forwarder killed with %v events unacknowledged", fwd["unacked"])
+	unacked := asInt(fwd["unacked"])
+	kill(t, edge)
+	resume()
+	if unacked == 0 {
+		t.Fatalf("the forwarder was to be killed holding unacknowledged events: %v", fwd)
+	}
+	t.Logf("forwarder killed holding %d unacknowledged events", unacked)
 
 	_, _, edgeCtl = startProcess(t, bin, edgeArgs...)
-	sd = startSender(pusher(t, edgeCollect), evs[n/2:], 0, 0)
+	sd = startSender(pusher(t, edgeCollect), evs[2*n/3:], 0, 0)
 	sd.wait(t)
 	got := waitEvents(t, n, logs)
 	waitDrained(t, edgeCtl)
