@@ -314,3 +314,58 @@ func waitEvents(t *testing.T, n int, dirs ...string) eventCount {
 		time.Sleep(300 * time.Millisecond)
 	}
 }
+
+func TestSpoolFailsOverToTheNextTarget(t *testing.T) {
+	central := startCentral(t, nil)
+	dead := freeAddr(t)
+	edge := startEdge(t, []string{dead, central.linkAddr()}, func(o *options, d *daemon) { o.failover = 300 * time.Millisecond })
+	push := pusher(t, edge.collect)
+	for i := range 500 {
+		meta, data := testEvent(t, "request", i)
+		send(t, push, meta, data)
+	}
+	waitEvents(t, 500, central.logPath)
+	fwd := edge.status(t)["forward"].(map[string]any)
+	if asInt(fwd["failovers"]) < 1 || fwd["target"] != central.linkAddr() {
+		t.Fatalf("forward status after failover: %v", fwd)
+	}
+}
+
+// A spool bounded far below an outage's worth of events drops the oldest, counts
+// them in STATUS and says so in the log; the newest events still arrive.
+func TestSpoolBoundDropsOldestLoudly(t *testing.T) {
+	link := freeAddr(t)
+	edge := startEdge(t, []string{link}, func(o *options, d *daemon) { o.spoolMaxMB = 1 })
+	push := pusher(t, edge.collect)
+	const n = 20000 // about 5 MiB
+	for i := range n {
+		meta, data := testEvent(t, "request", i)
+		send(t, push, meta, data)
+	}
+	edge.waitReceived(t, n)
+	fwd := edge.status(t)["forward"].(map[string]any)
+	dropped := asInt(fwd["spool_dropped"])
+	if dropped == 0 || asInt(fwd["spool_bytes"]) > 1<<20 {
+		t.Fatalf("forward status: %v", fwd)
+	}
+	if !strings.Contains(edge.out.String(), "spool: full, dropped oldest segment") {
+		t.Fatal("dropping was not logged")
+	}
+	central := startCentral(t, func(o *options, d *daemon) { o.link = link })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := readEvents(t, central.logPath)
+		if len(got.seen) == n-int(dropped) {
+			for i := int(dropped); i < n; i++ { // the newest n-dropped, each once
+				if got.seen[int64(i)] != 1 {
+					t.Fatalf("event %d arrived %d times", i, got.seen[int64(i)])
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events arrived, want %d", len(got.seen), n-int(dropped))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
