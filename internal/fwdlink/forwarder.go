@@ -278,6 +278,7 @@ func (f *Forwarder) dial(ctx context.Context, target string) (*link, uint64, err
 	if err != nil {
 		return nil, 0, err
 	}
+	defer context.AfterFunc(ctx, func() { c.Close() })() // stopping never waits on a peer
 	l, err := openLink(c, zmq4.Dealer, false, f.opts.Timeout)
 	if err != nil {
 		return nil, 0, fmt.Errorf("handshake: %w", err)
@@ -312,6 +313,7 @@ func (f *Forwarder) session(ctx context.Context, target string, idx int) (reason
 		return endFailed, false, err
 	}
 	defer l.close()
+	defer context.AfterFunc(ctx, func() { l.close() })() // unblocks a write to a stalled peer
 	f.reconnects.Add(1)
 	f.sp.Ack(have) // the receiver already wrote these (e.g. it lost our last ack)
 	f.setConnected(true)

@@ -502,3 +502,40 @@ func TestReceiverStateFileSurvivesRestartAndDamage(t *testing.T) {
 		t.Fatalf("state file is %d bytes: the damaged slot was not reused", fi.Size())
 	}
 }
+
+// Stopping a forwarder never waits for a stalled peer (one that accepts the TCP
+// connection and then says nothing), whatever the link timeout.
+func TestForwarderStopsPromptlyWithAStalledPeer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	sp := openSpool(t, t.TempDir())
+	f, err := NewForwarder(sp, ForwarderOptions{Targets: []string{ln.Addr().String()}, Timeout: time.Minute, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return within 5 s of cancel")
+	}
+}
