@@ -28,6 +28,8 @@ import (
 // reports the median rate of each mode and the ratios to plain forwarding.
 //
 //	go test -run '^$' -bench Forwarding -benchtime 10x ./oxd/
+//
+// OXD_BENCH_ONLY=plain|spool|deflate runs a single mode.
 func BenchmarkForwarding(b *testing.B) {
 	bin := filepath.Join(b.TempDir(), "oxd")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
