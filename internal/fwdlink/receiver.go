@@ -155,9 +155,6 @@ func (r *Receiver) load() error {
 
 // save records that id has everything up to seq written. Callers hold id's lock.
 func (r *Receiver) save(id string, seq uint64) error {
-	if r.stateF == nil {
-		return nil
-	}
 	var slot [slotSize]byte
 	binary.BigEndian.PutUint64(slot[4:], seq)
 	slot[12] = byte(len(id))
@@ -165,6 +162,9 @@ func (r *Receiver) save(id string, seq uint64) error {
 	binary.BigEndian.PutUint32(slot[:], crc32.Checksum(slot[4:], castagnoli))
 	r.saveMu.Lock()
 	defer r.saveMu.Unlock()
+	if r.stateF == nil {
+		return nil
+	}
 	off, ok := r.slots[id]
 	if !ok {
 		if n := len(r.free); n > 0 {
@@ -198,14 +198,17 @@ func (r *Receiver) Serve(ctx context.Context, ln net.Listener) error {
 	for {
 		c, aerr := ln.Accept()
 		if aerr != nil {
-			if ctx.Err() == nil {
-				var ne net.Error
-				if errors.As(aerr, &ne) && ne.Timeout() {
-					continue
-				}
-				err = fmt.Errorf("fwdlink: accept: %w", aerr)
+			if ctx.Err() != nil {
+				break
 			}
-			break
+			if errors.Is(aerr, net.ErrClosed) {
+				err = fmt.Errorf("fwdlink: accept: %w", aerr)
+				break
+			}
+			// Out of file descriptors and the like: wait, keep serving.
+			r.log.Warn("fwdlink: accept", "err", aerr)
+			time.Sleep(50 * time.Millisecond)
+			continue
 		}
 		r.mu.Lock()
 		if ctx.Err() != nil {
