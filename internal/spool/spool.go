@@ -264,7 +264,8 @@ func (s *Spool) recover() error {
 	s.acked = acked
 	if len(s.segs) == 0 {
 		if err := s.createSegment(); err != nil {
-			return fmt.Errorf("spool: %w", err)
+			// A full disk must not keep oxd from starting: Append tries again.
+			s.diskErrorLocked("create segment", err, 0)
 		}
 	} else {
 		last := s.segs[len(s.segs)-1]
@@ -279,7 +280,8 @@ func (s *Spool) recover() error {
 	}
 	s.deleteAckedLocked()
 	if err := s.saveState(); err != nil {
-		return fmt.Errorf("spool: %w", err)
+		s.diskErrorLocked("save state", err, 0)
+		s.saved = ^uint64(0) // the background goroutine tries again
 	}
 	return nil
 }
@@ -821,7 +823,9 @@ func (s *Spool) background() {
 		}
 		saveErr := error(nil)
 		if s.saved != s.acked {
-			saveErr = s.saveState()
+			if saveErr = s.saveState(); saveErr != nil {
+				s.saved = ^uint64(0)
+			}
 		}
 		s.mu.Unlock()
 		if saveErr != nil {

@@ -424,3 +424,31 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+// Trouble with the disk at start (here: directories where the first segment and the
+// state file must go) does not stop the spool from opening; appends fail and are
+// counted until the disk is usable, then work.
+func TestOpenSurvivesAnUnwritableDisk(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{segName(1), stateFile} {
+		if err := os.Mkdir(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := open(t, dir, Options{})
+	if _, err := s.Append(meta(0), data(0)); err == nil {
+		t.Fatal("Append succeeded where no segment can be created")
+	}
+	st := s.Stats()
+	if st.DiskErrors == 0 || st.LostRecords == 0 || st.LastDiskError == "" {
+		t.Fatalf("stats %+v", st)
+	}
+	os.Remove(filepath.Join(dir, segName(1)))
+	os.Remove(filepath.Join(dir, stateFile))
+	appendN(t, s, 0, 10)
+	recs := readAll(t, s, 1)
+	checkRecords(t, recs, 0, 1)
+	if len(recs) != 10 {
+		t.Fatalf("%d records after the disk recovered", len(recs))
+	}
+}
