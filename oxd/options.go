@@ -170,10 +170,20 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if o.collect, err = ox.CollectAddr(o.collect); err != nil {
 		return o, usageError{"--collect: " + err.Error()}
 	}
+	o.control, o.collect = bindAll(o.control), bindAll(o.collect)
 	if err := o.checkForwarding(); err != nil {
 		return o, err
 	}
 	return o, nil
+}
+
+// bindAll turns the host "*", which BlueOx users write for "every interface" as in
+// ZeroMQ (oxd --collect="*"), into the empty host net.Listen takes for the same.
+func bindAll(addr string) string {
+	if strings.HasPrefix(addr, "*:") {
+		return addr[1:]
+	}
+	return addr
 }
 
 // expandShort turns "-vv" and "-vvv" into repeated "-v", the spelling users expect.
@@ -232,6 +242,7 @@ func (o *options) checkForwarding() error {
 		if o.link, err = ox.HostPort(o.link, DefaultLinkPort); err != nil {
 			return usageError{"--link: " + err.Error()}
 		}
+		o.link = bindAll(o.link)
 		if o.logPath == "" && o.spoolPath == "" {
 			return usageError{"--link needs --log-path or --spool-path: acknowledged events must be written somewhere"}
 		}

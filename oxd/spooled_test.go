@@ -227,6 +227,7 @@ func TestForwardingOptions(t *testing.T) {
 		{[]string{"--spool-path", "/tmp/x", "-r", "a", "--spool-max-mb", "0"}, "spool-max-mb"},
 		{[]string{"-r", "a", "--forward-push"}, ""},
 		{[]string{"--link", "127.0.0.1", "-l", "/tmp/logs"}, ""},
+		{[]string{"--link", "*", "-l", "/tmp/logs"}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -247,6 +248,9 @@ func TestForwardingOptions(t *testing.T) {
 	o, _ := parseOptions([]string{"--spool-path", "/tmp/x", "-r", "a, b:9"}, io.Discard)
 	if len(o.targets) != 2 || o.targets[0] != "a:3515" || o.targets[1] != "b:9" {
 		t.Fatalf("targets %v", o.targets)
+	}
+	if o, _ := parseOptions([]string{"--link", "*", "-l", "/tmp/logs"}, io.Discard); o.link != ":3515" {
+		t.Fatalf("--link '*' binds %q, want every interface", o.link)
 	}
 }
 
