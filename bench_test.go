@@ -1,9 +1,13 @@
 package ox
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,12 +42,51 @@ func discardCollector(tb testing.TB) string {
 	return l.Addr().String()
 }
 
+// discardConn is a connection whose writes vanish at once: a Sender on it drains
+// its queue through its own goroutine, framing and buffering as usual, without a
+// kernel or a peer competing for the two cores.
+type discardConn struct {
+	net.Conn // nil: only the methods below are used
+	closed   chan struct{}
+	once     sync.Once
+}
+
+func (c *discardConn) Write(p []byte) (int, error) { return len(p), nil }
+func (c *discardConn) Read(p []byte) (int, error) {
+	<-c.closed
+	return 0, io.EOF
+}
+func (c *discardConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return nil
+}
+
+func dialDiscard(context.Context, string) (*senderConn, error) {
+	conn := &discardConn{closed: make(chan struct{})}
+	c := &senderConn{conn: conn, w: bufio.NewWriterSize(conn, 64<<10), dead: make(chan struct{})}
+	go func() {
+		io.Copy(io.Discard, conn)
+		close(c.dead)
+	}()
+	return c, nil
+}
+
 // BenchmarkRequestEvent records the seed's request example (an event, three Sets,
 // a Timeit, a ".db" sub-event with two Sets, both Done) and encodes both events
-// into wire frames. A Sender's goroutine writes them to a collector that discards
-// them, on the other core: the caller pays for recording and encoding only.
+// into wire frames. A Sender's goroutine drains them (framing, buffering) into a
+// connection that discards them: the caller pays for recording and encoding only.
 func BenchmarkRequestEvent(b *testing.B) {
-	s := NewSender(discardCollector(b), &SenderOptions{QueueSize: 1 << 16})
+	benchmarkRequestEvent(b, newSender("discard", &SenderOptions{QueueSize: 1 << 16}, dialDiscard))
+}
+
+// BenchmarkRequestEventTCP is BenchmarkRequestEvent with the Sender writing to a
+// real ZMTP peer over loopback TCP that discards what it reads: the kernel and the
+// peer share the two cores with the caller.
+func BenchmarkRequestEventTCP(b *testing.B) {
+	benchmarkRequestEvent(b, NewSender(discardCollector(b), &SenderOptions{QueueSize: 1 << 16}))
+}
+
+func benchmarkRequestEvent(b *testing.B, s *Sender) {
 	ConfigureSender(s)
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -87,3 +130,55 @@ func BenchmarkRequestEventUnconfigured(b *testing.B) {
 		requestExample(ctx)
 	}
 }
+
+// BenchmarkMiddleware serves a small request in-process, bare and through
+// Middleware (unconfigured, and sending to a discarding collector); the
+// difference is the middleware's cost per request.
+func BenchmarkMiddleware(b *testing.B) {
+	hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "hello, world\n")
+	})
+	req := httptest.NewRequest("GET", "http://example.com/hello?name=ada", nil)
+	req.RemoteAddr = "192.0.2.1:5555"
+	for k, v := range map[string]string{
+		"User-Agent": "Mozilla/5.0 (X11; Linux x86_64)", "Accept": "text/html", "Accept-Encoding": "gzip",
+		"Accept-Language": "en", "Cookie": "session=secret", "Authorization": "Bearer secret",
+	} {
+		req.Header.Set(k, v)
+	}
+	w := &discardWriter{h: http.Header{}}
+	run := func(b *testing.B, h http.Handler) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			clear(w.h)
+			h.ServeHTTP(w, req)
+		}
+	}
+	b.Run("bare", func(b *testing.B) { run(b, hello) })
+	b.Run("unconfigured", func(b *testing.B) {
+		SetRecorder(nil)
+		run(b, Middleware(hello, nil))
+	})
+	b.Run("sending", func(b *testing.B) {
+		s := NewSender(discardCollector(b), &SenderOptions{QueueSize: 1 << 16})
+		ConfigureSender(s)
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			Shutdown(ctx)
+		}()
+		for s.Stats().Connects == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		run(b, Middleware(hello, nil))
+	})
+}
+
+// discardWriter is a ResponseWriter that keeps nothing, cheaper than
+// httptest.ResponseRecorder, so that the benchmark shows the middleware.
+type discardWriter struct{ h http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *discardWriter) WriteHeader(int)             {}

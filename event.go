@@ -27,15 +27,16 @@ type Event struct {
 	id      string   // an id given with WithID, or inherited from a parent that had one
 	parent  *Event   // the event whose id this one shares (nil: a new tree)
 	prev    *Event   // the innermost event open in ctx at Start: the stack below this one
-	start   time.Time
-	enabled bool // sampled in, valid name, parent enabled
+	start   int64    // Unix nanoseconds
+	enabled bool     // sampled in, valid name, parent enabled
 	invalid bool
 
 	mu      sync.Mutex
 	done    bool
 	body    map[string]any
 	samples map[string]bool   // sampling decisions made for sub-events (level "..", "^" or this name)
-	nested  [4]map[string]any // maps made for dotted keys, reused once the event is encoded
+	nested  [2]map[string]any // maps made for dotted keys, reused once the event is encoded
+	endAt   int64             // when set, the end (Unix ns) Done records: a log record's time
 }
 
 // eventCtx is a context.Context carrying an Event; it lives inside the Event so
@@ -113,7 +114,8 @@ func Start(ctx context.Context, name string, opts ...Option) (context.Context, *
 		ctx = context.Background()
 	}
 	prev := FromContext(ctx)
-	e := &Event{prev: prev, start: time.Now()}
+	now := time.Now()
+	e := &Event{prev: prev, start: now.UnixNano()}
 	e.ctx = eventCtx{Context: ctx, ev: e}
 
 	var id string
@@ -142,7 +144,7 @@ func Start(ctx context.Context, name string, opts ...Option) (context.Context, *
 	case parent != nil:
 		e.id, e.rawID = parent.id, parent.rawID
 	default:
-		e.rawID = newID(e.start)
+		e.rawID = newID(now)
 	}
 	switch {
 	case parent != nil && !parent.enabled:
@@ -290,13 +292,15 @@ func (e *Event) Done() {
 		return
 	}
 	e.done = true
-	body, nested := e.body, e.nested
-	e.body, e.nested = nil, [4]map[string]any{}
+	body, nested, end := e.body, e.nested, e.endAt
+	e.body, e.nested = nil, [2]map[string]any{}
 	e.mu.Unlock()
 	if !e.enabled {
 		return
 	}
-	end := time.Now()
+	if end == 0 {
+		end = time.Now().UnixNano()
+	}
 	cfg := current.Load()
 	switch {
 	case cfg == nil:
@@ -304,12 +308,12 @@ func (e *Event) Done() {
 		if body == nil {
 			body = map[string]any{}
 		}
-		cfg.recorder(Record{ID: e.ID(), Type: e.typ, Host: cfg.host, PID: cfg.pid, Start: e.start, End: end, Body: body})
+		cfg.recorder(Record{ID: e.ID(), Type: e.typ, Host: cfg.host, PID: cfg.pid, Start: time.Unix(0, e.start), End: time.Unix(0, end), Body: body})
 		return
 	case cfg.sender != nil:
 		f := getFrame()
 		var err error
-		if f.buf, err = AppendMeta(f.buf, Meta{End: UnixFloat(end), Host: cfg.host, Type: e.typ}); err == nil {
+		if f.buf, err = AppendMeta(f.buf, Meta{End: float64(end) / 1e9, Host: cfg.host, Type: e.typ}); err == nil {
 			f.metaLen = len(f.buf)
 			f.buf, err = e.appendData(f.buf, cfg, end, body)
 		}
@@ -328,7 +332,7 @@ func (e *Event) Done() {
 
 // appendData appends the data frame, byte for byte what AppendRecord writes for
 // the same Record, without formatting the id into a string first.
-func (e *Event) appendData(dst []byte, cfg *config, end time.Time, body map[string]any) ([]byte, error) {
+func (e *Event) appendData(dst []byte, cfg *config, end int64, body map[string]any) ([]byte, error) {
 	dst = append(dst, 0x87)
 	dst = appendString(dst, "id")
 	if e.id != "" {
@@ -344,9 +348,9 @@ func (e *Event) appendData(dst []byte, cfg *config, end time.Time, body map[stri
 	dst = appendString(dst, "pid")
 	dst = appendInt(dst, int64(cfg.pid))
 	dst = appendString(dst, "start")
-	dst = appendFloat(dst, UnixFloat(e.start))
+	dst = appendFloat(dst, float64(e.start)/1e9) // as UnixFloat
 	dst = appendString(dst, "end")
-	dst = appendFloat(dst, UnixFloat(end))
+	dst = appendFloat(dst, float64(end)/1e9)
 	dst = appendString(dst, "body")
 	if body == nil {
 		return appendMapHeader(dst, 0), nil // the original sent {} for an empty event
@@ -360,26 +364,39 @@ func appendBody(dst []byte, m map[string]any, depth int) ([]byte, error) {
 	if depth > maxDepth {
 		return dst, fmt.Errorf("ox: value nested deeper than %d", maxDepth)
 	}
-	var buf [16]string
-	keys := buf[:0]
-	for k := range m {
-		keys = append(keys, k)
+	var buf [16]field
+	fields := buf[:0]
+	for k, v := range m {
+		fields = append(fields, field{k, v})
 	}
-	slices.Sort(keys)
-	dst = appendMapHeader(dst, len(m))
+	if len(fields) <= len(buf) {
+		for i := 1; i < len(fields); i++ { // insertion sort: fast for a handful
+			for j := i; j > 0 && fields[j].k < fields[j-1].k; j-- {
+				fields[j], fields[j-1] = fields[j-1], fields[j]
+			}
+		}
+	} else {
+		slices.SortFunc(fields, func(a, b field) int { return strings.Compare(a.k, b.k) })
+	}
+	dst = appendMapHeader(dst, len(fields))
 	var err error
-	for _, k := range keys {
-		dst = appendString(dst, k)
-		if sub, ok := m[k].(map[string]any); ok {
+	for _, f := range fields {
+		dst = appendString(dst, f.k)
+		if sub, ok := f.v.(map[string]any); ok {
 			dst, err = appendBody(dst, sub, depth+1)
 		} else {
-			dst, err = appendValue(dst, m[k], depth+1)
+			dst, err = appendValue(dst, f.v, depth+1)
 		}
 		if err != nil {
 			return dst, err
 		}
 	}
 	return dst, nil
+}
+
+type field struct {
+	k string
+	v any
 }
 
 var bodyPool = sync.Pool{New: func() any { return make(map[string]any, 8) }}
@@ -390,6 +407,22 @@ func putBody(m map[string]any) {
 	}
 	clear(m)
 	bodyPool.Put(m)
+}
+
+// setTop stores value at key in the body's top level, dots and all.
+func (e *Event) setTop(key string, value any) {
+	if e == nil || !e.enabled {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.done {
+		return
+	}
+	if e.body == nil {
+		e.body = make(map[string]any, 8)
+	}
+	e.body[key] = value
 }
 
 // setLocked stores value at a dotted key; e.mu is held.

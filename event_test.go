@@ -602,8 +602,8 @@ func TestEventFrameMatchesAppendRecord(t *testing.T) {
 	cfg := &config{host: "vm", pid: 11874}
 	body := map[string]any{"query": "select 1", "row_count": 1, "nested": map[string]any{"a": []any{1.5, "x"}}}
 	for _, id := range []string{"", "custom-id"} {
-		e := &Event{typ: "request.db", start: start, id: id, rawID: [16]byte{0x6b, 0x05, 0x95, 0x2a, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}}
-		got, err := e.appendData(nil, cfg, end, body)
+		e := &Event{typ: "request.db", start: start.UnixNano(), id: id, rawID: [16]byte{0x6b, 0x05, 0x95, 0x2a, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}}
+		got, err := e.appendData(nil, cfg, end.UnixNano(), body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -640,7 +640,7 @@ func TestEventFramesMatchTheOriginal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := &Event{typ: ev["type"].(string), start: timeFor(t, ev["start"].(float64))}
+		e := &Event{typ: ev["type"].(string), start: timeFor(t, ev["start"].(float64)).UnixNano()}
 		copy(e.rawID[:], raw)
 		end := timeFor(t, ev["end"].(float64))
 		cfg := &config{host: ev["host"].(string), pid: int(ev["pid"].(float64))}
@@ -651,7 +651,7 @@ func TestEventFramesMatchTheOriginal(t *testing.T) {
 		if !bytes.Equal(meta, wf.Meta) {
 			t.Errorf("event %d (%s): meta frame\n%x\nwant\n%x", i, e.typ, meta, wf.Meta)
 		}
-		data, err := e.appendData(nil, cfg, end, want.Body)
+		data, err := e.appendData(nil, cfg, end.UnixNano(), want.Body)
 		if err != nil {
 			t.Fatal(err)
 		}

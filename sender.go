@@ -84,12 +84,14 @@ type Sender struct {
 	queueBytes int
 	maxBackoff time.Duration
 	onError    func(error)
+	dial       func(context.Context, string) (*senderConn, error)
 
 	mu      sync.Mutex
 	q       []*frame // ring buffer of queued frames
 	head, n int
 	bytes   int
 	closing bool
+	idle    bool          // the writer found the queue empty: the next event wakes it
 	room    chan struct{} // closed when the writer frees room; nil when no one waits
 	wake    chan struct{} // cap 1: work for the writer
 
@@ -125,6 +127,12 @@ func putFrame(f *frame) {
 // CollectAddr) and starts its goroutine, which connects in the background. Close
 // it to flush and release it.
 func NewSender(addr string, opts *SenderOptions) *Sender {
+	return newSender(addr, opts, dialSender)
+}
+
+// newSender is NewSender with the connection made by dial (tests and benchmarks
+// replace the network).
+func newSender(addr string, opts *SenderOptions, dial func(context.Context, string) (*senderConn, error)) *Sender {
 	var o SenderOptions
 	if opts != nil {
 		o = *opts
@@ -144,6 +152,7 @@ func NewSender(addr string, opts *SenderOptions) *Sender {
 		queueBytes: o.QueueBytes,
 		maxBackoff: o.MaxBackoff,
 		onError:    o.OnError,
+		dial:       dial,
 		q:          make([]*frame, o.QueueSize),
 		wake:       make(chan struct{}, 1),
 		done:       make(chan struct{}),
@@ -183,8 +192,12 @@ func (s *Sender) Send(ctx context.Context, meta, data []byte) error {
 			f.buf = append(append(f.buf, meta...), data...)
 			f.metaLen = len(meta)
 			s.push(f)
+			idle := s.idle
+			s.idle = false
 			s.mu.Unlock()
-			s.signal()
+			if idle {
+				s.signal()
+			}
 			return nil
 		}
 		if s.room == nil {
@@ -214,9 +227,15 @@ func (s *Sender) enqueue(f *frame) bool {
 		return false
 	}
 	s.push(f)
+	idle := s.idle
+	s.idle = false
 	s.mu.Unlock()
-	s.dropStretch.Store(false)
-	s.signal()
+	if s.dropStretch.Load() {
+		s.dropStretch.Store(false)
+	}
+	if idle {
+		s.signal()
+	}
 	return true
 }
 
@@ -318,6 +337,7 @@ const (
 	dialTimeout    = 5 * time.Second
 	minBackoff     = 20 * time.Millisecond
 	reconnectDelay = 100 * time.Millisecond
+	linger         = 200 * time.Microsecond
 )
 
 // run is the writer goroutine: it owns the connection.
@@ -353,7 +373,7 @@ func (s *Sender) run() {
 				}
 			}
 			var err error
-			c, err = dialSender(s.abortCtx, s.addr)
+			c, err = s.dial(s.abortCtx, s.addr)
 			if err != nil {
 				if s.abortCtx.Err() != nil {
 					return
@@ -381,6 +401,11 @@ func (s *Sender) run() {
 			}
 			select {
 			case <-s.wake:
+				// Let a few more events arrive, so that a busy application wakes
+				// this goroutine once per batch rather than once per event.
+				if !s.isClosing() && !s.sleep(linger) {
+					return
+				}
 			case <-c.dead:
 				s.drop(c, c.err)
 				c, redial = nil, true
@@ -453,6 +478,7 @@ func (s *Sender) peek(batch []*frame) []*frame {
 		size += len(f.buf)
 		batch = append(batch, f)
 	}
+	s.idle = len(batch) == 0
 	return batch
 }
 

@@ -22,6 +22,15 @@ type event struct {
 	end        float64
 }
 
+// batch is what a source hands the collection loop. done, when set, runs after
+// every event of the batch has been published, queued for forwarding and written
+// to its file and flushed to the operating system: an acknowledging receiver
+// (spooled forwarding) answers its sender from there.
+type batch struct {
+	events []event
+	done   func()
+}
+
 // Reasons a message is dropped, as STATUS reports them under "dropped".
 type reason int
 
@@ -99,7 +108,7 @@ func checkData(d []byte) (reason, error) {
 // socket at its high-water mark does), so nothing received is dropped for lack of room.
 type collector struct {
 	l        net.Listener
-	out      chan []event
+	out      chan<- batch
 	maxEvent int
 	log      *slog.Logger
 	badLog   *rateLog
@@ -108,23 +117,34 @@ type collector struct {
 	// starts: until idle for drainIdle, at most drainMax.
 	drainIdle, drainMax time.Duration
 
-	dropped [nReasons]atomic.Uint64
-	conns   atomic.Int64
+	maxConns int // connections at once, handshakes included; more are refused
+
+	dropped  [nReasons]atomic.Uint64
+	conns    atomic.Int64 // connections past the handshake
+	accepted atomic.Int64 // connections open, handshakes included
+	refused  atomic.Uint64
 
 	wg sync.WaitGroup
 }
 
-const batchMax = 256
+// A connection hands over a batch at 256 events or 256 KiB, or whenever it has no
+// more input buffered; with at most 8 batches waiting, the events between the
+// sockets and the loop stay within a few MiB.
+const (
+	batchMax      = 256
+	batchMaxBytes = 256 << 10
+)
 
-func newCollector(addr string, maxEvent int, log *slog.Logger) (*collector, error) {
+func newCollector(addr string, out chan<- batch, maxEvent, maxConns int, log *slog.Logger) (*collector, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	return &collector{
 		l:         l,
-		out:       make(chan []event, 16),
+		out:       out,
 		maxEvent:  maxEvent,
+		maxConns:  maxConns,
 		log:       log,
 		badLog:    newRateLog(log, 10*time.Second),
 		drainIdle: 250 * time.Millisecond,
@@ -136,7 +156,8 @@ func newCollector(addr string, maxEvent int, log *slog.Logger) (*collector, erro
 func (c *collector) Port() int { return c.l.Addr().(*net.TCPAddr).Port }
 
 // Run accepts connections until ctx ends, then reads what the open connections
-// still deliver (see drainIdle) and closes out once every reader has finished.
+// still deliver (see drainIdle), and returns once every reader has handed over its
+// last batch.
 func (c *collector) Run(ctx context.Context) {
 	stop := context.AfterFunc(ctx, func() { c.l.Close() })
 	defer stop()
@@ -150,14 +171,21 @@ func (c *collector) Run(ctx context.Context) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
+		if c.accepted.Load() >= int64(c.maxConns) {
+			c.refused.Add(1)
+			c.badLog.Warn("maxconns", "collect: too many connections; refused one", "from", nc.RemoteAddr(), "max", c.maxConns)
+			nc.Close()
+			continue
+		}
+		c.accepted.Add(1)
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
+			defer c.accepted.Add(-1)
 			c.serve(ctx, nc)
 		}()
 	}
 	c.wg.Wait()
-	close(c.out)
 }
 
 func (c *collector) drop(r reason, err error, from net.Addr) {
@@ -174,33 +202,41 @@ func (c *collector) serve(ctx context.Context, nc net.Conn) {
 	if ctx.Err() != nil {
 		return
 	}
+	// At shutdown, read on until the connection is quiet for drainIdle; a
+	// connection still in its handshake ends then too.
+	var drainStart atomic.Int64
+	stop := context.AfterFunc(ctx, func() {
+		drainStart.Store(time.Now().UnixNano())
+		_ = nc.SetReadDeadline(time.Now().Add(c.drainIdle))
+	})
+	defer stop()
 	zc, err := zmtp.Handshake(nc, "PULL", 10*time.Second)
 	if err != nil {
-		c.drop(dropHandshake, err, nc.RemoteAddr())
+		if ctx.Err() == nil {
+			c.drop(dropHandshake, err, nc.RemoteAddr())
+		}
 		return
+	}
+	if drainStart.Load() != 0 { // the handshake's own deadline replaced the drain's
+		_ = nc.SetReadDeadline(time.Now().Add(c.drainIdle))
 	}
 	c.conns.Add(1)
 	defer c.conns.Add(-1)
 	c.log.Debug("collect: connection", "from", nc.RemoteAddr())
 
-	var drainStart atomic.Int64
-	stop := context.AfterFunc(ctx, func() {
-		drainStart.Store(time.Now().UnixNano())
-		_ = zc.SetReadDeadline(time.Now().Add(c.drainIdle))
-	})
-	defer stop()
-
 	var frames [][]byte
-	batch := make([]event, 0, batchMax)
+	evs := make([]event, 0, batchMax)
+	batchBytes := 0
 	send := func() {
-		if len(batch) > 0 {
-			c.out <- batch // the loop drains out until it is closed, even after ctx ends
-			batch = make([]event, 0, batchMax)
+		if len(evs) > 0 {
+			c.out <- batch{events: evs} // the loop drains until every source is done
+			evs = make([]event, 0, batchMax)
+			batchBytes = 0
 		}
 	}
 	defer send()
 	for {
-		if len(batch) > 0 && (len(batch) >= batchMax || !zc.Buffered()) {
+		if len(evs) > 0 && (len(evs) >= batchMax || batchBytes >= batchMaxBytes || !zc.Buffered()) {
 			send()
 		}
 		m, err := zc.ReadMsg(frames, c.maxEvent, nil)
@@ -228,7 +264,8 @@ func (c *collector) serve(ctx context.Context, nc net.Conn) {
 			c.drop(r, err, nc.RemoteAddr())
 			continue
 		}
-		batch = append(batch, ev)
+		evs = append(evs, ev)
+		batchBytes += len(ev.meta) + len(ev.data)
 	}
 }
 

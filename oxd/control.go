@@ -22,6 +22,7 @@ type controlHandler func(req map[string]any) (reply map[string]any, then func())
 type controlServer struct {
 	l        net.Listener
 	log      *slog.Logger
+	busyLog  *rateLog
 	handlers map[string]controlHandler
 
 	mu    sync.Mutex
@@ -32,8 +33,11 @@ type controlServer struct {
 // maxRequest bounds a control request; real ones are a few bytes.
 const maxRequest = 64 << 10
 
+// maxControlConns bounds the open control connections (admin tools connect, ask, leave).
+const maxControlConns = 128
+
 func newControlServer(l net.Listener, log *slog.Logger) *controlServer {
-	return &controlServer{l: l, log: log, handlers: map[string]controlHandler{}, conns: map[net.Conn]struct{}{}}
+	return &controlServer{l: l, log: log, busyLog: newRateLog(log, 10*time.Second), handlers: map[string]controlHandler{}, conns: map[net.Conn]struct{}{}}
 }
 
 // Handle registers the handler of a command; later features (FORWARD, ...) add theirs.
@@ -54,8 +58,16 @@ func (s *controlServer) Run() {
 			continue
 		}
 		s.mu.Lock()
-		s.conns[nc] = struct{}{}
+		full := len(s.conns) >= maxControlConns
+		if !full {
+			s.conns[nc] = struct{}{}
+		}
 		s.mu.Unlock()
+		if full {
+			s.busyLog.Warn("busy", "control: too many connections; refused one", "from", nc.RemoteAddr())
+			nc.Close()
+			continue
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()

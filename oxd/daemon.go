@@ -17,6 +17,7 @@ type daemon struct {
 	log     *slog.Logger
 	now     func() time.Time
 	tick    time.Duration
+	events  chan batch // every source -> the collection loop; closed when all have stopped
 	collect *collector
 	stream  *publisher
 	control *controlServer
@@ -61,7 +62,9 @@ func (d *daemon) start() (err error) {
 		}
 		closers = append(closers, func() { d.files.Close() })
 	}
-	if d.collect, err = newCollector(d.opts.collect, d.opts.maxEventSize, d.log); err != nil {
+	// At most 8 batches wait for the loop (see batchMax, batchMaxBytes).
+	d.events = make(chan batch, 8)
+	if d.collect, err = newCollector(d.opts.collect, d.events, d.opts.maxEventSize, d.opts.maxConns, d.log); err != nil {
 		return fmt.Errorf("oxd: collect on %s: %w", d.opts.collect, err)
 	}
 	closers = append(closers, func() { d.collect.l.Close() })
@@ -104,6 +107,7 @@ func (d *daemon) status() map[string]any {
 	s := d.stats.status()
 	s["dropped"] = d.collect.Dropped()
 	s["connections"] = d.collect.conns.Load()
+	s["connections_refused"] = d.collect.refused.Load()
 	s["stream"] = d.stream.Stats()
 	if d.fwd != nil {
 		s["forward"] = d.fwd.Stats()
@@ -122,20 +126,27 @@ func (d *daemon) run(ctx context.Context) error {
 
 	go d.stream.Run()
 	go d.control.Run()
-	lp := &loop{in: d.collect.out, now: d.now, tick: d.tick, files: d.files, stream: d.stream, fwd: d.fwd, stats: d.stats}
+	lp := &loop{in: d.events, now: d.now, tick: d.tick, files: d.files, stream: d.stream, fwd: d.fwd, stats: d.stats}
 	loopDone := make(chan error, 1)
 	go func() { loopDone <- lp.run() }()
 	if d.ready != nil {
 		d.ready(d)
 	}
 
-	d.collect.Run(ctx) // returns after ctx ends and the connections are drained
-	err := <-loopDone  // every received event is in its file buffer; files closed
+	// Sources run until ctx ends and drain their connections; other sources
+	// (an acknowledged forwarding receiver) join here.
+	d.collect.Run(ctx)
+	close(d.events)
+	err := <-loopDone // every received event is written; files synced and closed
 	d.log.Info("collection stopped; closing")
 
+	// Subscribers get a second to take what is queued for them (a stuck one would
+	// otherwise hold the exit); the forward queue gets 5 s, as the original lingered.
+	streamCtx, cancelStream := context.WithTimeout(context.Background(), time.Second)
+	d.stream.Close(streamCtx)
+	cancelStream()
 	closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	d.stream.Close(closeCtx)
 	if d.fwd != nil {
 		if ferr := d.fwd.Close(closeCtx); ferr != nil {
 			d.log.Warn("forward: closing", "err", ferr)

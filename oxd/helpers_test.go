@@ -80,6 +80,7 @@ func startOxd(t *testing.T, mod func(*options, *daemon)) *testOxd {
 		logPath:      filepath.Join(t.TempDir(), "logs"),
 		forwardMB:    32,
 		maxEventSize: 16 << 20,
+		maxConns:     1024,
 		verbose:      2,
 	}
 	out := &syncBuffer{}

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/blueox/ox"
 	"github.com/blueox/ox/oxd/internal/zmtp"
@@ -138,5 +140,57 @@ func TestBadMessagesAreLoggedAtARate(t *testing.T) {
 	x.waitDropped(t, "meta_size", 200)
 	if n := strings.Count(x.out.String(), "reason=meta_size"); n != 1 {
 		t.Fatalf("%d log lines for 200 bad messages, want 1", n)
+	}
+}
+
+func TestConnectionsPastTheLimitAreRefused(t *testing.T) {
+	x := startOxd(t, func(o *options, d *daemon) { o.maxConns = 2 })
+	var held []net.Conn
+	for range 2 {
+		nc, err := netDial(x.collect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		held = append(held, nc)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for asInt(x.status(t)["connections_refused"]) == 0 {
+		if nc, err := netDial(x.collect); err == nil {
+			nc.Close()
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a third connection was never refused")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, nc := range held {
+		nc.Close()
+	}
+	// Once the idle ones are gone, events flow again.
+	meta, data := testEvent(t, "good", 1)
+	deadline = time.Now().Add(20 * time.Second)
+	for x.d.collect.accepted.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("closed connections still counted")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	send(t, pusher(t, x.collect), meta, data)
+	x.waitReceived(t, 1)
+}
+
+func TestShutdownWithHalfOpenConnections(t *testing.T) {
+	x := startOxd(t, nil)
+	for _, addr := range []string{x.collect, x.control, "127.0.0.1:" + itoa(x.d.stream.Port())} {
+		nc, err := netDial(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		nc.Write([]byte{0xff}) // a greeting that never finishes
+	}
+	if err := x.stop(t); err != nil {
+		t.Fatal(err)
 	}
 }

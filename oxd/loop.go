@@ -21,7 +21,6 @@ type stats struct {
 	untracked uint64 // events whose type or host was past maxTracked
 	writer    writerStats
 	openFiles int
-	fwdDrop   uint64
 }
 
 func newStats() *stats {
@@ -60,7 +59,6 @@ func (s *stats) status() map[string]any {
 			"lost_on_error": s.writer.LostOnErrors,
 		}
 	}
-	reply["forward_dropped"] = s.fwdDrop
 	return reply
 }
 
@@ -92,7 +90,7 @@ func track(m map[string]float64, k string, v float64) bool {
 // event in order, publishes it on the stream, forwards it and appends it to its file.
 // It alone owns the file writer.
 type loop struct {
-	in     <-chan []event
+	in     <-chan batch
 	now    func() time.Time
 	tick   time.Duration // file upkeep interval (flush, idle close, reopen), ≤ 1 s
 	files  *fileWriter   // nil without --log-path
@@ -107,14 +105,14 @@ func (l *loop) run() error {
 	defer t.Stop()
 	for {
 		select {
-		case batch, ok := <-l.in:
+		case b, ok := <-l.in:
 			if !ok {
 				if l.files != nil {
 					return l.files.Close()
 				}
 				return nil
 			}
-			l.handle(batch)
+			l.handle(b)
 		case <-t.C:
 			if l.files != nil {
 				l.files.Tick(l.now())
@@ -124,35 +122,37 @@ func (l *loop) run() error {
 	}
 }
 
-func (l *loop) handle(batch []event) {
+func (l *loop) handle(b batch) {
+	batch := b.events
 	now := l.now()
-	l.stats.note(batch, now)
-	var fwdDrop uint64
 	for i := range batch {
 		ev := &batch[i]
 		if l.stream != nil {
 			l.stream.Publish(ev.typ, ev.data)
 		}
-		if l.fwd != nil && !l.fwd.Forward(ev.meta, ev.data) {
-			fwdDrop++
+		if l.fwd != nil {
+			l.fwd.Forward(ev.meta, ev.data) // a drop is counted by the forwarder
 		}
 		if l.files != nil {
 			l.files.Write(ev.typ, ev.data, now)
 		}
 	}
-	if l.files != nil && len(l.in) == 0 {
-		// Nothing waiting: hand the buffers to the OS now rather than at the next
-		// tick, so a trickle of events reaches the files at once.
+	if l.files != nil && (len(l.in) == 0 || b.done != nil) {
+		// Nothing waiting (or a source waits for its acknowledgement): hand the
+		// buffers to the OS now rather than at the next tick.
 		l.files.Flush()
 	}
-	if fwdDrop > 0 || l.files != nil {
-		l.stats.mu.Lock()
-		l.stats.fwdDrop += fwdDrop
-		if l.files != nil {
-			l.stats.writer = l.files.stats
-			l.stats.openFiles = l.files.OpenFiles()
-		}
-		l.stats.mu.Unlock()
+	// Counted once handled, so STATUS never shows an event as received before it
+	// is in its file buffer (and, when oxd is idle, in the file).
+	l.stats.note(batch, now)
+	l.stats.mu.Lock()
+	if l.files != nil {
+		l.stats.writer = l.files.stats
+		l.stats.openFiles = l.files.OpenFiles()
+	}
+	l.stats.mu.Unlock()
+	if b.done != nil {
+		b.done()
 	}
 }
 

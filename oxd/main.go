@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
@@ -26,7 +27,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "oxd:", err)
 		os.Exit(2)
 	case err != nil:
-		fmt.Fprintln(os.Stderr, "oxd:", err)
+		fmt.Fprintln(os.Stderr, err) // run's errors start with "oxd:"
 		os.Exit(1)
 	}
 }
@@ -37,6 +38,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	opts, err := parseOptions(args, stderr)
 	if err != nil {
 		return err
+	}
+	if opts.cpuProfile != "" {
+		f, err := os.Create(opts.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("oxd: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("oxd: cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	d, err := newDaemon(opts, stdout)
 	if err != nil {

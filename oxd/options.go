@@ -21,6 +21,8 @@ type options struct {
 	streamPort   int    // 0: random in [35000, 36000)
 	forwardMB    int    // bound of the forward queue, MiB
 	maxEventSize int    // largest accepted message, bytes
+	cpuProfile   string // write a CPU profile here (diagnostics)
+	maxConns     int    // collection connections at once
 }
 
 // usageError is a command-line mistake: exit status 2.
@@ -69,6 +71,8 @@ Options:
       --forward-queue-mb N    memory for events waiting to be forwarded (default 32);
                               past it events are dropped and counted
       --max-event-bytes N     drop larger messages (default 16777216)
+      --max-connections N     collection connections at once (default 1024)
+      --cpuprofile FILE       write a Go CPU profile to FILE until exit (diagnostics)
   -v                          more logging: -v info, -vv debug (repeatable)
   -h, --help                  this help
 
@@ -80,8 +84,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
 	var v verbosity
 	fs := flag.NewFlagSet("oxd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usageText) }
+	fs.SetOutput(io.Discard) // errors are returned; the help text is printed for -h only
+	fs.Usage = func() {}
 	for _, name := range []string{"t", "control"} {
 		fs.StringVar(&o.control, name, "", "control address")
 	}
@@ -98,12 +102,15 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.streamPort, "stream-port", 0, "stream port")
 	fs.IntVar(&o.forwardMB, "forward-queue-mb", 32, "forward queue MiB")
 	fs.IntVar(&o.maxEventSize, "max-event-bytes", 16<<20, "largest message")
+	fs.IntVar(&o.maxConns, "max-connections", 1024, "collection connections")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "CPU profile file")
 	fs.Var(&v, "v", "verbose")
 	if err := fs.Parse(expandShort(args)); err != nil {
 		if err == flag.ErrHelp {
+			fmt.Fprint(stderr, usageText)
 			return o, err
 		}
-		return o, usageError{err.Error()}
+		return o, usageError{err.Error() + " (see oxd -h)"}
 	}
 	o.verbose = int(v)
 	if fs.NArg() > 0 {
@@ -114,6 +121,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.streamPort < 0 || o.streamPort > 65535 {
 		return o, usageError{fmt.Sprintf("--stream-port %d: not a port", o.streamPort)}
+	}
+	if o.maxConns < 1 {
+		return o, usageError{"--max-connections must be at least 1"}
 	}
 	if o.forwardMB < 1 {
 		return o, usageError{"--forward-queue-mb must be at least 1"}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -314,4 +315,47 @@ func TestFilesCloseWhenIdleAndReopenOnDemand(t *testing.T) {
 	send(t, push, meta, data)
 	x.waitReceived(t, 2)
 	waitTree(t, x.logPath, map[string][]byte{"20261124/request-20261124.log": append(append([]byte{}, data...), data...)})
+}
+
+func TestRotationAndReopenWithTheInjectedClock(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 24, 23, 59, 59, 0, time.UTC)}
+	x := startOxd(t, func(o *options, d *daemon) {
+		o.rotateHours = 12
+		d.now = clock.Now
+		d.tick = 10 * time.Millisecond
+	})
+	push := pusher(t, x.collect)
+	meta, data := testEvent(t, "request", 1)
+	send(t, push, meta, data)
+	x.waitReceived(t, 1)
+	clock.Set(time.Date(2026, 11, 25, 0, 0, 1, 0, time.UTC))
+	send(t, push, meta, data)
+	x.waitReceived(t, 2)
+	first := filepath.Join(x.logPath, "20261125", "request-2026112500.log")
+	waitTree(t, x.logPath, map[string][]byte{
+		"20261124/request-2026112412.log": data,
+		"20261125/request-2026112500.log": data,
+	})
+	// Moved away by an external rotation: the next events go to a new file.
+	if err := os.Rename(first, first+".old"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		files, _ := x.status(t)["files"].(map[string]any)
+		if asInt(files["reopened"]) >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("moved file never reopened: %v", files)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	send(t, push, meta, data)
+	x.waitReceived(t, 3)
+	waitTree(t, x.logPath, map[string][]byte{
+		"20261124/request-2026112412.log":     data,
+		"20261125/request-2026112500.log.old": data,
+		"20261125/request-2026112500.log":     data,
+	})
 }

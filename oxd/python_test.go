@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"encoding/hex"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -116,4 +118,62 @@ func TestPythonClientsInteroperate(t *testing.T) {
 func decodeHex(s string) string {
 	b, _ := hex.DecodeString(s)
 	return string(b)
+}
+
+// pythonPull is what an original oxd's collection port is: a libzmq PULL socket.
+const pythonPull = `
+import json, sys, zmq
+ctx = zmq.Context()
+s = ctx.socket(zmq.PULL); s.RCVTIMEO = 20000
+s.bind("tcp://" + sys.argv[1])
+print("ready", flush=True)
+got = [[f.hex() for f in s.recv_multipart()] for _ in range(int(sys.argv[2]))]
+print(json.dumps(got), flush=True)
+`
+
+// TestForwardToALibzmqPull checks that plain forwarding hands a libzmq PULL peer
+// (the original oxd's collection socket) the frames exactly as the client sent them.
+func TestForwardToALibzmqPull(t *testing.T) {
+	python := testenv.Python(t)
+	addr := freeAddr(t)
+	script := filepath.Join(t.TempDir(), "pull.py")
+	if err := os.WriteFile(script, []byte(pythonPull), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	frames := testenv.WireFrames(t)
+	cmd := exec.Command(python, script, addr, strconv.Itoa(len(frames)))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	timer := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
+	defer timer.Stop()
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	if !sc.Scan() || sc.Text() != "ready" {
+		t.Fatal("python PULL did not start")
+	}
+	edge := startOxd(t, func(o *options, d *daemon) { o.forward = addr; o.logPath = "" })
+	push := pusher(t, edge.collect)
+	for _, f := range frames {
+		send(t, push, f.Meta, f.Data)
+	}
+	if !sc.Scan() {
+		t.Fatal("python PULL got nothing")
+	}
+	var got [][]string
+	if err := json.Unmarshal(sc.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range frames {
+		if len(got[i]) != 2 || got[i][0] != hex.EncodeToString(f.Meta) || got[i][1] != hex.EncodeToString(f.Data) {
+			t.Fatalf("forwarded event %d differs from what the client sent", i)
+		}
+	}
+	cmd.Wait()
 }

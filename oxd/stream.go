@@ -29,8 +29,9 @@ type publisher struct {
 	maxSubs    int
 	log        *slog.Logger
 
-	mu     sync.Mutex // guards changes to subs and closed
+	mu     sync.Mutex // guards changes to subs, conns and closed
 	subs   atomic.Pointer[[]*subscriber]
+	conns  map[net.Conn]struct{} // every accepted connection, handshakes included
 	closed bool
 
 	sent, dropped, refused atomic.Uint64
@@ -77,7 +78,7 @@ func listenStream(host string, port int) (net.Listener, error) {
 }
 
 func newPublisher(l net.Listener, log *slog.Logger) *publisher {
-	p := &publisher{l: l, queueLen: 8192, queueBytes: 8 << 20, maxSubs: 64, log: log}
+	p := &publisher{l: l, queueLen: 8192, queueBytes: 8 << 20, maxSubs: 64, log: log, conns: map[net.Conn]struct{}{}}
 	p.subs.Store(&[]*subscriber{})
 	return p
 }
@@ -96,9 +97,25 @@ func (p *publisher) Run() {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
+		p.mu.Lock()
+		full := p.closed || len(p.conns) >= p.maxSubs+16
+		if !full {
+			p.conns[nc] = struct{}{}
+		}
+		p.mu.Unlock()
+		if full {
+			p.refused.Add(1)
+			nc.Close()
+			continue
+		}
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
+			defer func() {
+				p.mu.Lock()
+				delete(p.conns, nc)
+				p.mu.Unlock()
+			}()
 			p.serve(nc)
 		}()
 	}
@@ -262,5 +279,10 @@ func (p *publisher) Close(ctx context.Context) {
 		}
 		s.zc.Close()
 	}
+	p.mu.Lock()
+	for nc := range p.conns {
+		nc.Close()
+	}
+	p.mu.Unlock()
 	p.wg.Wait()
 }

@@ -27,6 +27,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -49,6 +50,7 @@ var ErrProtocol = errors.New("zmtp: protocol error")
 
 // Conn is one ZMTP connection after the handshake.
 type Conn struct {
+	wmu      sync.Mutex // writes: the owner's and PONG replies from ReadMsg
 	nc       net.Conn
 	r        *bufio.Reader
 	w        *bufio.Writer
@@ -71,7 +73,15 @@ func Handshake(nc net.Conn, typ string, timeout time.Duration) (*Conn, error) {
 		_ = nc.SetDeadline(time.Now().Add(timeout))
 		defer nc.SetDeadline(time.Time{})
 	}
-	c := &Conn{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), w: bufio.NewWriterSize(nc, 64<<10)}
+	// Big buffers only where the data flows: reads for PULL, writes for PUB and PUSH.
+	rsize, wsize := 4<<10, 4<<10
+	switch typ {
+	case "PULL":
+		rsize = 32 << 10
+	case "PUB", "PUSH":
+		wsize = 64 << 10
+	}
+	c := &Conn{nc: nc, r: bufio.NewReaderSize(nc, rsize), w: bufio.NewWriterSize(nc, wsize)}
 	var g [64]byte
 	g[0], g[9], g[10], g[11] = 0xff, 0x7f, 3, 0
 	copy(g[12:32], "NULL")
@@ -261,10 +271,13 @@ func (c *Conn) ReadMsg(frames [][]byte, limit int, alloc Alloc) (Msg, error) {
 			case "PING":
 				// Body: TTL (2 bytes) and a context echoed in the PONG.
 				if len(body) >= 2 {
-					if err := c.writeCommand("PONG", body[2:]); err != nil {
-						return Msg{}, err
+					c.wmu.Lock()
+					err := c.writeCommand("PONG", body[2:])
+					if err == nil {
+						err = c.w.Flush()
 					}
-					if err := c.w.Flush(); err != nil {
+					c.wmu.Unlock()
+					if err != nil {
 						return Msg{}, err
 					}
 				}
@@ -323,6 +336,8 @@ func (c *Conn) writeFrame(flags byte, body []byte) error {
 
 // WriteMsg buffers one message; Flush sends what is buffered.
 func (c *Conn) WriteMsg(frames ...[]byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	for i, f := range frames {
 		var flags byte
 		if i < len(frames)-1 {
@@ -336,7 +351,11 @@ func (c *Conn) WriteMsg(frames ...[]byte) error {
 }
 
 // Flush sends buffered messages.
-func (c *Conn) Flush() error { return c.w.Flush() }
+func (c *Conn) Flush() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.w.Flush()
+}
 
 // SetReadDeadline sets the underlying connection's read deadline.
 func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
@@ -371,6 +390,8 @@ func (c *Conn) WriteTopicMsg(topic string, data []byte) error {
 	if len(topic) > 255 {
 		return c.WriteMsg([]byte(topic), data)
 	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	_ = c.w.WriteByte(flagMore)
 	_ = c.w.WriteByte(byte(len(topic)))
 	if _, err := c.w.WriteString(topic); err != nil {

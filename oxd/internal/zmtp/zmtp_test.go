@@ -196,3 +196,24 @@ func TestPubToZmq4Sub(t *testing.T) {
 		t.Fatalf("got %q", got.Frames)
 	}
 }
+
+func TestPingGetsAPong(t *testing.T) {
+	addr, conns, _ := accept(t, "PULL")
+	nc := rawPeer(t, addr, "PUSH")
+	c := <-conns
+	defer c.Close()
+	// PING with TTL 0 and context "ctx", then a one-frame message.
+	nc.Write([]byte{flagCommand, 10, 4, 'P', 'I', 'N', 'G', 0, 0, 'c', 't', 'x', 0x00, 1, 'm'})
+	m, err := c.ReadMsg(nil, 1024, nil)
+	if err != nil || len(m.Frames) != 1 || string(m.Frames[0]) != "m" {
+		t.Fatalf("message after PING: %v %q", err, m.Frames)
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	pong := make([]byte, 2+1+4+3)
+	if _, err := io.ReadFull(nc, pong); err != nil {
+		t.Fatal(err)
+	}
+	if string(pong[3:7]) != "PONG" || string(pong[7:]) != "ctx" {
+		t.Fatalf("pong %q", pong)
+	}
+}

@@ -1,0 +1,143 @@
+// Package oxdtest runs a real oxd, built from this module, for the end-to-end
+// tests of the tools that talk to it (oxview, oxctl, oxingest).
+package oxdtest
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/testenv"
+)
+
+// Oxd is one oxd process on free loopback ports.
+type Oxd struct {
+	Control string // control address, host:port
+	Collect string // collection address, host:port
+	LogPath string // where it writes files ("" for none)
+
+	t    testing.TB
+	cmd  *exec.Cmd
+	out  *bytes.Buffer
+	done chan struct{}
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+	buildOut  []byte
+)
+
+// Binary builds oxd once per test process and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "oxdtest")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "oxd")
+		cmd := exec.Command("go", "build", "-o", binPath, "./oxd")
+		cmd.Dir = testenv.ModuleRoot(t)
+		buildOut, buildErr = cmd.CombinedOutput()
+	})
+	if buildErr != nil {
+		t.Fatalf("build oxd: %v\n%s", buildErr, buildOut)
+	}
+	return binPath
+}
+
+// Start runs oxd with files under logPath ("" for none) and waits until its
+// control port answers. It is stopped when the test ends.
+func Start(t testing.TB, logPath string, extra ...string) *Oxd {
+	t.Helper()
+	o := &Oxd{
+		Control: "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)),
+		Collect: "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)),
+		LogPath: logPath,
+		t:       t,
+	}
+	o.start(extra...)
+	t.Cleanup(o.Stop)
+	return o
+}
+
+// Restart stops oxd and starts it again on the same ports.
+func (o *Oxd) Restart(extra ...string) {
+	o.t.Helper()
+	o.Stop()
+	o.start(extra...)
+}
+
+func (o *Oxd) start(extra ...string) {
+	t := o.t
+	t.Helper()
+	args := []string{"--control", o.Control, "--collect", o.Collect,
+		"--stream-port", strconv.Itoa(testenv.FreePort(t))}
+	if o.LogPath != "" {
+		args = append(args, "--log-path", o.LogPath)
+	}
+	args = append(args, extra...)
+	o.cmd = exec.Command(Binary(t), args...)
+	o.out = &bytes.Buffer{}
+	o.cmd.Stdout, o.cmd.Stderr = o.out, o.out
+	if err := o.cmd.Start(); err != nil {
+		t.Fatalf("start oxd: %v", err)
+	}
+	o.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) {
+		cmd.Wait()
+		close(done)
+	}(o.cmd, o.done)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := ox.Status(ctx, o.Control)
+		cancel()
+		if err == nil {
+			return
+		}
+		select {
+		case <-o.done:
+			t.Fatalf("oxd exited at start: %s", o.out)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("oxd does not answer on %s: %v", o.Control, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop ends oxd with SIGTERM (it flushes its files) and waits for it.
+func (o *Oxd) Stop() {
+	if o.cmd == nil || o.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-o.done:
+		return
+	default:
+	}
+	o.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-o.done:
+	case <-time.After(15 * time.Second):
+		o.cmd.Process.Kill()
+		<-o.done
+		o.t.Errorf("oxd did not stop on SIGTERM")
+	}
+}
+
+// Output is what oxd logged so far; only read it after Stop.
+func (o *Oxd) Output() string { return o.out.String() }

@@ -1,0 +1,379 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/evjson"
+)
+
+const usageText = `usage: oxview [flags]
+
+Prints BlueOx events as JSON, one object per line.
+
+Input is the live stream of a collector (oxd) when -H is given or stdin is a
+terminal, else stdin: a log file as oxd writes it (concatenated MessagePack
+maps), plain or compressed with gzip or bzip2 (recognised by its first bytes):
+
+  oxview -H logs.example.com -n 'request*'
+  oxview -p < /var/log/blueox/20261124/request-20261124.log
+  oxview --group < request-20261123.log.bz2
+
+Flags:
+  -H, --host HOST[:PORT]     collector control address (default $BLUEOX_CLIENT_HOST,
+                             else 127.0.0.1; port 3513)
+  -n, --type-name NAME       live stream only: show events of type NAME, or whose
+                             type starts with NAME when it ends with '*'
+  -p, --pretty               a blank line, a header line and indented JSON per event:
+                             === <type> (<id[:12]>@<host>:<pid>)  (<duration>)
+  --group                    collect events by id; print each group as one JSON list
+                             when its top-level event (a type without '.') arrives,
+                             that event last (at most 1000 groups wait at a time;
+                             the oldest is printed incomplete to make room, and what
+                             is still waiting at the end of the input is printed too)
+  --reconnect-after DURATION ask the control port for the stream again after this
+                             long without an event (default 30s)
+
+Output that JSON cannot hold as is: invalid UTF-8 in a string becomes U+FFFD,
+binary data that is not UTF-8 a base64 string, NaN and infinities the strings
+"NaN", "Infinity", "-Infinity".
+
+Exit status: 0 done, 1 unreadable or damaged input (everything before the damage
+is printed first), 2 usage error.
+`
+
+type options struct {
+	host      string
+	typeName  string
+	pretty    bool
+	group     bool
+	reconnect time.Duration
+}
+
+// usageError is a mistake in the command line (exit status 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// maxPending is how many ids --group keeps waiting for their top-level event.
+const maxPending = 1000
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("oxview", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.StringVar(&o.host, "H", "", "")
+	fs.StringVar(&o.host, "host", "", "")
+	fs.StringVar(&o.typeName, "n", "", "")
+	fs.StringVar(&o.typeName, "type-name", "", "")
+	fs.BoolVar(&o.pretty, "p", false, "")
+	fs.BoolVar(&o.pretty, "pretty", false, "")
+	fs.BoolVar(&o.group, "group", false, "")
+	fs.DurationVar(&o.reconnect, "reconnect-after", 30*time.Second, "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usageText)
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q (input is stdin or the live stream)", fs.Arg(0))}
+	}
+	if o.reconnect <= 0 {
+		return usageError{"--reconnect-after must be positive"}
+	}
+	live := o.host != "" || isTerminal(stdin)
+	if !live && o.typeName != "" {
+		return usageError{"-n/--type-name filters the live stream; it cannot filter stdin (add -H to read from oxd)"}
+	}
+
+	out := bufio.NewWriterSize(stdout, 64<<10)
+	p := &printer{w: out, pretty: o.pretty}
+	if o.group {
+		p.groups = newGrouper(maxPending)
+	}
+	var err error
+	if live {
+		err = viewLive(ctx, o, p, stderr)
+	} else {
+		err = viewStream(p, stdin, out)
+	}
+	if werr := p.finish(); werr != nil && err == nil {
+		err = werr
+	}
+	if isBrokenPipe(err) {
+		// The reader went away (oxview ... | head -1): nothing more to say.
+		return nil
+	}
+	return err
+}
+
+// isTerminal reports whether r is a character device such as a terminal.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func isBrokenPipe(err error) bool {
+	return errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrClosedPipe)
+}
+
+// writeError marks a failure to write the output, which ends oxview at once.
+type writeError struct{ err error }
+
+func (e writeError) Error() string { return "write output: " + e.err.Error() }
+func (e writeError) Unwrap() error { return e.err }
+
+// viewStream prints the events of a log stream read from in.
+func viewStream(p *printer, in io.Reader, out *bufio.Writer) error {
+	// Flush what is printed before waiting for more input, so a slow pipe
+	// (tail -f file | oxview) shows each event as it comes.
+	lr, err := ox.NewLogReader(flushingReader{r: in, w: out})
+	if err != nil {
+		return fmt.Errorf("stdin: %w", err)
+	}
+	r := ox.NewReader(lr)
+	n := 0
+	for {
+		raw, err := r.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			if _, ok := err.(writeError); ok {
+				return err
+			}
+			var ce *ox.CorruptError
+			if errors.As(err, &ce) {
+				return fmt.Errorf("stdin: %w (after %d good events)", err, n)
+			}
+			return fmt.Errorf("stdin: reading after %d good events (byte %d): %w", n, r.Offset(), err)
+		}
+		v, err := ox.Decode(raw)
+		if err != nil {
+			return fmt.Errorf("stdin: event at byte %d: %w (after %d good events)", r.Offset()-int64(len(raw)), err, n)
+		}
+		n++
+		m, _ := v.(map[string]any) // the Reader returns maps only
+		if err := p.event(m); err != nil {
+			return err
+		}
+	}
+}
+
+// flushingReader flushes w before each read of r.
+type flushingReader struct {
+	r io.Reader
+	w *bufio.Writer
+}
+
+func (f flushingReader) Read(b []byte) (int, error) {
+	if f.w.Buffered() > 0 {
+		if err := f.w.Flush(); err != nil {
+			return 0, writeError{err}
+		}
+	}
+	return f.r.Read(b)
+}
+
+// viewLive prints the events of a collector's stream until ctx ends.
+func viewLive(ctx context.Context, o options, p *printer, stderr io.Writer) error {
+	addr, err := ox.ControlAddr(o.host)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	prefix, exact := o.typeName, o.typeName != ""
+	if strings.HasSuffix(prefix, "*") {
+		prefix, exact = strings.TrimSuffix(prefix, "*"), false
+	}
+	lastErr := ""
+	st := ox.Subscribe(ctx, addr, prefix, ox.StreamIdleTimeout(o.reconnect),
+		ox.StreamErrors(func(err error) {
+			// Retries go on by themselves; say so once per kind of failure.
+			if msg := err.Error(); msg != lastErr {
+				lastErr = msg
+				fmt.Fprintf(stderr, "oxview: %v (retrying)\n", err)
+			}
+		}))
+	defer st.Close()
+	for {
+		typ, data, err := st.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if exact && typ != o.typeName {
+			continue
+		}
+		v, err := ox.Decode(data)
+		m, ok := v.(map[string]any)
+		if err != nil || !ok {
+			if err == nil {
+				err = errors.New("not a map")
+			}
+			fmt.Fprintf(stderr, "oxview: skipping a %s event that does not decode: %v\n", typ, err)
+			continue
+		}
+		if err := p.event(m); err != nil {
+			return err
+		}
+		if err := p.w.Flush(); err != nil {
+			return writeError{err}
+		}
+	}
+}
+
+// printer writes events in the chosen output form.
+type printer struct {
+	w      *bufio.Writer
+	pretty bool
+	groups *grouper // nil without --group
+	buf    []byte
+}
+
+// event prints m, or holds it for its group.
+func (p *printer) event(m map[string]any) error {
+	if p.groups == nil {
+		return p.print([]map[string]any{m}, false)
+	}
+	for _, g := range p.groups.add(m) {
+		if err := p.print(g, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish prints the groups still waiting and flushes the output.
+func (p *printer) finish() error {
+	if p.groups != nil {
+		for _, g := range p.groups.drain() {
+			if err := p.print(g, true); err != nil {
+				return err
+			}
+		}
+	}
+	if err := p.w.Flush(); err != nil {
+		return writeError{err}
+	}
+	return nil
+}
+
+// print writes one event, or with asList a group as a JSON list.
+func (p *printer) print(evs []map[string]any, asList bool) error {
+	b := p.buf[:0]
+	switch {
+	case p.pretty:
+		for _, m := range evs {
+			b = append(b, '\n')
+			b = append(b, header(m)...)
+			b = append(b, '\n')
+			b = evjson.AppendIndent(b, m, "  ")
+			b = append(b, '\n')
+		}
+	case asList:
+		b = append(b, '[')
+		for i, m := range evs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = evjson.Append(b, m)
+		}
+		b = append(b, "]\n"...)
+	default:
+		b = evjson.Append(b, evs[0])
+		b = append(b, '\n')
+	}
+	p.buf = b
+	if _, err := p.w.Write(b); err != nil {
+		return writeError{err}
+	}
+	return nil
+}
+
+// header is the --pretty header line of an event:
+// "=== <type> (<first 12 of id>@<host>:<pid>)  (<duration>)".
+func header(m map[string]any) string {
+	id := []rune(text(m["id"]))
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	pid := "?"
+	switch n := m["pid"].(type) {
+	case int64, uint64:
+		pid = fmt.Sprint(n)
+	case float64:
+		pid = fmt.Sprint(int64(n))
+	}
+	return fmt.Sprintf("=== %s (%s@%s:%s)  (%s)", text(m["type"]), string(id), text(m["host"]), pid,
+		duration(m["start"], m["end"]))
+}
+
+// duration formats end - start as the original did: "<n> ms" (rounded) under two
+// seconds, else "<x.x> s".
+func duration(start, end any) string {
+	s, ok1 := number(start)
+	e, ok2 := number(end)
+	if !ok1 || !ok2 {
+		return "? ms"
+	}
+	d := e - s
+	if math.IsNaN(d) || math.IsInf(d, 0) {
+		return "? ms"
+	}
+	if d < 2 {
+		return fmt.Sprintf("%d ms", int64(math.Round(d*1000)))
+	}
+	return fmt.Sprintf("%.1f s", d)
+}
+
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case int64:
+		return float64(n), true
+	case uint64:
+		return float64(n), true
+	}
+	return 0, false
+}
+
+// text returns a string or bin field for a header line, without control characters.
+func text(v any) string {
+	var s string
+	switch t := v.(type) {
+	case string:
+		s = t
+	case []byte:
+		s = string(t)
+	case nil:
+		return ""
+	default:
+		s = fmt.Sprint(t)
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+}
