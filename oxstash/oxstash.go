@@ -223,9 +223,9 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 	}
 	if o.user == "" {
 		o.user = os.Getenv("ELASTICSEARCH_USERNAME")
-		if p := os.Getenv("ELASTICSEARCH_PASSWORD"); o.user != "" && p != "" && !strings.Contains(o.user, ":") {
-			o.user += ":" + p
-		}
+	}
+	if p := os.Getenv("ELASTICSEARCH_PASSWORD"); o.user != "" && p != "" && !strings.Contains(o.user, ":") {
+		o.user += ":" + p // keeps the password out of the process list
 	}
 	if o.apiKey == "" {
 		o.apiKey = os.Getenv("ELASTICSEARCH_API_KEY")

@@ -466,6 +466,10 @@ func TestUsage(t *testing.T) {
 		if err != nil || o.user != "elastic:pw" || o.apiKey != "key" {
 			t.Fatalf("%v %v", o, err)
 		}
+		o, err = parseOptions([]string{"-u", "shipper"}, io.Discard)
+		if err != nil || o.user != "shipper:pw" {
+			t.Fatalf("%v %v", o, err)
+		}
 	})
 }
 
