@@ -58,8 +58,8 @@ Options:
   -d, --dead-letter FILE    where rejected documents go (default
                             oxstash-dead-letter.ndjson; "-" for stderr)
       --replay FILE         send the documents of a dead-letter file again
-  -u, --user USER[:PASS]    basic auth (env ELASTICSEARCH_USERNAME and
-                            ELASTICSEARCH_PASSWORD)
+  -u, --user USER[:PASS]    basic auth (default env ELASTICSEARCH_USERNAME; the
+                            password from env ELASTICSEARCH_PASSWORD if not given)
       --api-key KEY         API key, the base64 id:key (env ELASTICSEARCH_API_KEY)
       --ca-cert FILE        also trust the CA certificates (PEM) in FILE for
                             https nodes (Elasticsearch 8 makes its own CA)
