@@ -269,6 +269,9 @@ type shipper struct {
 	bad    atomic.Int64    // events or lines that could not become documents
 }
 
+// run is the whole command: main calls it under a context that a signal ends.
+// It returns a usageError for a bad command line, errHelp after -h, and an error
+// when any event or document was lost.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	o, err := parseOptions(args, stdout)
 	if err != nil {
