@@ -138,12 +138,22 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if o.collect, err = ox.CollectAddr(o.collect); err != nil {
 		return o, usageError{"--collect: " + err.Error()}
 	}
+	o.control, o.collect = bindAll(o.control), bindAll(o.collect)
 	if o.forward != "" {
 		if o.forward, err = ox.HostPort(o.forward, ox.DefaultCollectPort); err != nil {
 			return o, usageError{"--forward: " + err.Error()}
 		}
 	}
 	return o, nil
+}
+
+// bindAll turns the host "*", which BlueOx users write for "every interface" as in
+// ZeroMQ (oxd --collect="*"), into the empty host net.Listen takes for the same.
+func bindAll(addr string) string {
+	if strings.HasPrefix(addr, "*:") {
+		return addr[1:]
+	}
+	return addr
 }
 
 // expandShort turns "-vv" and "-vvv" into repeated "-v", the spelling users expect.
