@@ -2,6 +2,7 @@ package ox
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -30,13 +31,12 @@ type Event struct {
 	start   int64    // Unix nanoseconds
 	enabled bool     // sampled in, valid name, parent enabled
 	invalid bool
+	instant bool // ends when it starts: a log record
 
 	mu      sync.Mutex
 	done    bool
-	body    map[string]any
-	samples map[string]bool   // sampling decisions made for sub-events (level "..", "^" or this name)
-	nested  [2]map[string]any // maps made for dotted keys, reused once the event is encoded
-	endAt   int64             // when set, the end (Unix ns) Done records: a log record's time
+	body    *fieldSet
+	samples map[string]bool // sampling decisions made for sub-events (level "..", "^" or this name)
 }
 
 // eventCtx is a context.Context carrying an Event; it lives inside the Event so
@@ -114,8 +114,8 @@ func Start(ctx context.Context, name string, opts ...Option) (context.Context, *
 		ctx = context.Background()
 	}
 	prev := FromContext(ctx)
-	now := time.Now()
-	e := &Event{prev: prev, start: now.UnixNano()}
+	now := unixNano()
+	e := &Event{prev: prev, start: now}
 	e.ctx = eventCtx{Context: ctx, ev: e}
 
 	var id string
@@ -197,10 +197,13 @@ func (e *Event) Set(key string, value any) {
 		e.mu.Unlock()
 		return
 	}
-	err := e.setLocked(key, value)
+	sl, err := e.slot(key)
+	if err == nil {
+		sl.put(value)
+	}
 	e.mu.Unlock()
 	if err != nil {
-		reportError(err)
+		reportError(fmt.Errorf("ox: set %q in %s: %w", key, e.typ, err))
 	}
 }
 
@@ -214,20 +217,21 @@ func (e *Event) Append(key string, value any) {
 		e.mu.Unlock()
 		return
 	}
-	m, last, err := e.leaf(key)
+	sl, err := e.slot(key)
 	if err == nil {
-		switch old := m[last].(type) {
+		old, _ := sl.get()
+		switch old := old.(type) {
 		case nil:
-			m[last] = []any{value}
+			sl.put([]any{value})
 		case []any:
-			m[last] = append(old, value)
+			sl.put(append(old, value))
 		default:
-			err = fmt.Errorf("ox: append to %q in %s: it holds a %T, not a list", key, e.typ, old)
+			err = fmt.Errorf("it holds a %T, not a list", old)
 		}
 	}
 	e.mu.Unlock()
 	if err != nil {
-		reportError(err)
+		reportError(fmt.Errorf("ox: append to %q in %s: %w", key, e.typ, err))
 	}
 }
 
@@ -249,19 +253,19 @@ func (e *Event) Add(key string, n any) {
 		e.mu.Unlock()
 		return
 	}
-	m, last, err := e.leaf(key)
+	sl, err := e.slot(key)
 	if err == nil {
-		if old, present := m[last]; !present {
-			m[last] = num.value()
+		if old, present := sl.get(); !present {
+			sl.put(num.value())
 		} else if o, ok := toNumber(old); ok {
-			m[last] = o.plus(num).value()
+			sl.put(o.plus(num).value())
 		} else {
-			err = fmt.Errorf("ox: add to %q in %s: it holds a %T, not a number", key, e.typ, old)
+			err = fmt.Errorf("it holds a %T, not a number", old)
 		}
 	}
 	e.mu.Unlock()
 	if err != nil {
-		reportError(err)
+		reportError(fmt.Errorf("ox: add to %q in %s: %w", key, e.typ, err))
 	}
 }
 
@@ -275,8 +279,8 @@ func (e *Event) Timeit(key string) func() {
 	if e == nil || !e.enabled {
 		return noop
 	}
-	start := time.Now()
-	return func() { e.Set(key, time.Since(start).Seconds()) }
+	start := monoNow()
+	return func() { e.Set(key, (monoNow() - start).Seconds()) }
 }
 
 // Done finishes the event and sends it (unless it is disabled). It is idempotent;
@@ -292,31 +296,33 @@ func (e *Event) Done() {
 		return
 	}
 	e.done = true
-	body, nested, end := e.body, e.nested, e.endAt
-	e.body, e.nested = nil, [2]map[string]any{}
+	body, instant := e.body, e.instant
+	e.body = nil
 	e.mu.Unlock()
 	if !e.enabled {
 		return
 	}
-	if end == 0 {
-		end = time.Now().UnixNano()
+	end := e.start
+	if !instant {
+		end = unixNano()
 	}
 	cfg := current.Load()
 	switch {
 	case cfg == nil:
 	case cfg.recorder != nil:
-		if body == nil {
-			body = map[string]any{}
+		m := map[string]any{}
+		if body != nil {
+			m = body.toMap()
+			body.release()
 		}
-		cfg.recorder(Record{ID: e.ID(), Type: e.typ, Host: cfg.host, PID: cfg.pid, Start: time.Unix(0, e.start), End: time.Unix(0, end), Body: body})
+		cfg.recorder(Record{ID: e.ID(), Type: e.typ, Host: cfg.host, PID: cfg.pid, Start: time.Unix(0, e.start), End: time.Unix(0, end), Body: m})
 		return
 	case cfg.sender != nil:
 		f := getFrame()
 		var err error
-		if f.buf, err = AppendMeta(f.buf, Meta{End: float64(end) / 1e9, Host: cfg.host, Type: e.typ}); err == nil {
-			f.metaLen = len(f.buf)
-			f.buf, err = e.appendData(f.buf, cfg, end, body)
-		}
+		f.buf = e.appendMeta(f.buf, cfg, end)
+		f.metaLen = len(f.buf)
+		f.buf, err = e.appendData(f.buf, cfg, end, body)
 		if err != nil {
 			putFrame(f)
 			reportError(fmt.Errorf("ox: event %s not sent: %w", e.typ, err))
@@ -324,15 +330,28 @@ func (e *Event) Done() {
 			cfg.sender.enqueue(f)
 		}
 	}
-	putBody(body)
-	for _, m := range nested {
-		putBody(m)
+	if body != nil {
+		body.release()
 	}
+}
+
+// appendMeta appends the meta frame, byte for byte what AppendMeta writes: the
+// configuration holds the part up to the host, Start checked the type's length.
+func (e *Event) appendMeta(dst []byte, cfg *config, end int64) []byte {
+	n := len(dst)
+	dst = slices.Grow(dst, MetaSize)[:n+MetaSize]
+	m := dst[n:]
+	copy(m, cfg.metaHead)
+	binary.BigEndian.PutUint64(m[1:9], math.Float64bits(float64(end)/1e9))
+	t := m[9+1+MaxNameLen:]
+	t[0] = byte(len(e.typ))
+	clear(t[1+copy(t[1:], e.typ):])
+	return dst
 }
 
 // appendData appends the data frame, byte for byte what AppendRecord writes for
 // the same Record, without formatting the id into a string first.
-func (e *Event) appendData(dst []byte, cfg *config, end int64, body map[string]any) ([]byte, error) {
+func (e *Event) appendData(dst []byte, cfg *config, end int64, body *fieldSet) ([]byte, error) {
 	dst = append(dst, 0x87)
 	dst = appendString(dst, "id")
 	if e.id != "" {
@@ -355,7 +374,7 @@ func (e *Event) appendData(dst []byte, cfg *config, end int64, body map[string]a
 	if body == nil {
 		return appendMapHeader(dst, 0), nil // the original sent {} for an empty event
 	}
-	return appendBody(dst, body, 0)
+	return appendFields(dst, body, 0)
 }
 
 // appendBody is appendMap (sorted keys) with the keys sorted in a stack buffer:
@@ -394,19 +413,13 @@ func appendBody(dst []byte, m map[string]any, depth int) ([]byte, error) {
 	return dst, nil
 }
 
-type field struct {
-	k string
-	v any
-}
-
-var bodyPool = sync.Pool{New: func() any { return make(map[string]any, 8) }}
-
-func putBody(m map[string]any) {
-	if m == nil || len(m) > 32 {
-		return
+// slot finds where key lands in the body, creating it and the levels on the
+// way; e.mu is held.
+func (e *Event) slot(key string) (slot, error) {
+	if e.body == nil {
+		e.body = newFieldSet()
 	}
-	clear(m)
-	bodyPool.Put(m)
+	return lookup(e.body, key)
 }
 
 // setTop stores value at key in the body's top level, dots and all.
@@ -420,69 +433,9 @@ func (e *Event) setTop(key string, value any) {
 		return
 	}
 	if e.body == nil {
-		e.body = make(map[string]any, 8)
+		e.body = newFieldSet()
 	}
-	e.body[key] = value
-}
-
-// setLocked stores value at a dotted key; e.mu is held.
-func (e *Event) setLocked(key string, value any) error {
-	m, last, err := e.leaf(key)
-	if err != nil {
-		return err
-	}
-	m[last] = value
-	return nil
-}
-
-// leaf walks a dotted key down the body, creating the maps on the way, and returns
-// the map that holds the last part and that part; e.mu is held.
-func (e *Event) leaf(key string) (map[string]any, string, error) {
-	if key == "" {
-		return nil, "", fmt.Errorf("ox: empty key in %s", e.typ)
-	}
-	if e.body == nil {
-		if cfg := current.Load(); cfg == nil || cfg.recorder != nil {
-			e.body = make(map[string]any, 8)
-		} else {
-			e.body = bodyPool.Get().(map[string]any)
-		}
-	}
-	m := e.body
-	for {
-		i := strings.IndexByte(key, '.')
-		if i < 0 {
-			return m, key, nil
-		}
-		part := key[:i]
-		key = key[i+1:]
-		switch next := m[part].(type) {
-		case map[string]any:
-			m = next
-		case nil:
-			sub := e.newMap()
-			m[part] = sub
-			m = sub
-		default:
-			return nil, "", fmt.Errorf("ox: key %q in %s holds a %T, not a map", part, e.typ, next)
-		}
-	}
-}
-
-// newMap returns a map for a dotted key's level, from the pool when the event
-// will be encoded (a recorder keeps the maps); e.mu is held.
-func (e *Event) newMap() map[string]any {
-	if cfg := current.Load(); cfg == nil || cfg.recorder != nil {
-		return make(map[string]any, 4)
-	}
-	for i, m := range e.nested {
-		if m == nil {
-			m = bodyPool.Get().(map[string]any)
-			e.nested[i] = m
-			return m
-		}
-	}
-	return make(map[string]any, 4)
+	e.body.set(key, value)
 }
 
 // Set stores value at key in the innermost event open in ctx; no event, no-op.

@@ -519,11 +519,22 @@ func TestRecordFields(t *testing.T) {
 	if rec.ID != "my-id" || rec.Host != "testhost" || rec.PID != 4242 || rec.Type != "request" {
 		t.Errorf("record %+v", rec)
 	}
-	if rec.Start.Before(before) || rec.End.Before(rec.Start) {
+	if rec.Start.Before(before.Add(-time.Millisecond)) || rec.End.Before(rec.Start) {
 		t.Errorf("start %v end %v", rec.Start, rec.End)
 	}
 	if rec.Body == nil || len(rec.Body) != 0 {
 		t.Errorf("empty event body = %#v, want an empty map as the original sent", rec.Body)
+	}
+}
+
+func TestEventClockFollowsTheWallClock(t *testing.T) {
+	for i := 0; i < 1000; i++ {
+		before := time.Now().UnixNano()
+		got := unixNano()
+		after := time.Now().UnixNano()
+		if got < before-int64(time.Millisecond) || got > after+int64(time.Millisecond) {
+			t.Fatalf("unixNano = %d, wall clock between %d and %d", got, before, after)
+		}
 	}
 }
 
@@ -603,13 +614,38 @@ func TestEventFrameMatchesAppendRecord(t *testing.T) {
 	body := map[string]any{"query": "select 1", "row_count": 1, "nested": map[string]any{"a": []any{1.5, "x"}}}
 	for _, id := range []string{"", "custom-id"} {
 		e := &Event{typ: "request.db", start: start.UnixNano(), id: id, rawID: [16]byte{0x6b, 0x05, 0x95, 0x2a, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}}
-		got, err := e.appendData(nil, cfg, end.UnixNano(), body)
+		got, err := e.appendData(nil, cfg, end.UnixNano(), fieldsOf(body))
 		if err != nil {
 			t.Fatal(err)
 		}
 		want, _ := AppendRecord(nil, Record{ID: e.ID(), Type: e.typ, Host: "vm", PID: 11874, Start: start, End: end, Body: body})
 		if !bytes.Equal(got, want) {
 			t.Errorf("id %q: frame\n%x\nwant\n%x", id, got, want)
+		}
+	}
+}
+
+// fieldsOf makes an event body of m's top level.
+func fieldsOf(m map[string]any) *fieldSet {
+	fs := &fieldSet{}
+	for k, v := range m {
+		fs.set(k, v)
+	}
+	return fs
+}
+
+func TestEventMetaMatchesAppendMeta(t *testing.T) {
+	cfg := newConfig(nil, nil)
+	for _, typ := range []string{"r", "request.db", strings.Repeat("t", MaxNameLen)} {
+		e := &Event{typ: typ}
+		end := time.Unix(1795527978, 590206000).UnixNano()
+		got := e.appendMeta([]byte("prefix"), cfg, end)
+		want, err := AppendMeta([]byte("prefix"), Meta{End: float64(end) / 1e9, Host: cfg.host, Type: typ})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("type %q: meta\n%x\nwant\n%x", typ, got, want)
 		}
 	}
 }
@@ -651,7 +687,7 @@ func TestEventFramesMatchTheOriginal(t *testing.T) {
 		if !bytes.Equal(meta, wf.Meta) {
 			t.Errorf("event %d (%s): meta frame\n%x\nwant\n%x", i, e.typ, meta, wf.Meta)
 		}
-		data, err := e.appendData(nil, cfg, end.UnixNano(), want.Body)
+		data, err := e.appendData(nil, cfg, end.UnixNano(), fieldsOf(want.Body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -747,4 +783,64 @@ func requestExample(ctx context.Context) {
 	stop()
 	ev.Set("response.status", 200)
 	ev.Set("response.size", 5120)
+}
+
+// Whatever names and keys an application passes, the event API never panics, an
+// invalid name gives a disabled event, and what is sent is a valid frame pair.
+func FuzzEventNamesAndKeys(f *testing.F) {
+	for _, s := range [][2]string{
+		{"request", "response.status"}, {".db", "a..b"}, {"^.cache", ""}, {"..x", "."},
+		{"^x", "a."}, {"a/b", "x\x00y"}, {strings.Repeat("n", 70), strings.Repeat("k.", 40)},
+	} {
+		f.Add(s[0], s[1], "sub")
+	}
+	f.Fuzz(func(t *testing.T, name, key, sub string) {
+		// A sender that never connects keeps what Done queued for the test to read.
+		s := newSender("nowhere", nil, func(context.Context, string) (*senderConn, error) {
+			return nil, errors.New("no collector")
+		})
+		var sent []*frame
+		ConfigureSender(s)
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+			defer cancel()
+			Shutdown(ctx)
+		}()
+		SetErrorHandler(func(error) {})
+		defer SetErrorHandler(nil)
+
+		ctx, ev := Start(context.Background(), name)
+		ev.Set(key, 1)
+		ev.Add(key, 2)
+		ev.Append(key, "x")
+		Set(ctx, key+".z", true)
+		sctx, child := Start(ctx, sub, Sample(name, 0.5))
+		Add(sctx, key, 1.5)
+		child.Done()
+		ev.Done()
+		if err := checkName(name); err != nil && ev.Enabled() {
+			t.Errorf("Start(%q) enabled an event with an invalid name: %v", name, err)
+		}
+		for s.Stats().Queued > 0 {
+			s.mu.Lock()
+			sent = append(sent, s.pop())
+			s.mu.Unlock()
+		}
+		for _, f := range sent {
+			meta, err := ParseMeta(f.buf[:f.metaLen])
+			if err != nil {
+				t.Fatalf("sent a bad meta frame: %v", err)
+			}
+			rec, err := DecodeRecord(f.buf[f.metaLen:])
+			if err != nil || rec.Type != meta.Type {
+				t.Fatalf("sent a bad data frame: %v (%q vs %q)", err, rec.Type, meta.Type)
+			}
+		}
+	})
+}
+
+// checkName is the validity of a top-level name on its own.
+func checkName(name string) error {
+	_, _, err := resolveName(nil, name)
+	return err
 }

@@ -61,7 +61,23 @@ var nameCache atomic.Pointer[map[[2]string]string]
 
 const maxCachedNames = 512
 
+// nameFast is a small direct-mapped cache in front of nameCache: a hit costs two
+// string comparisons, which usually compare equal pointers, instead of hashing.
+var nameFast [64]atomic.Pointer[nameEntry]
+
+type nameEntry struct{ base, tail, typ string }
+
 func extendCached(base, tail string) string {
+	slot := &nameFast[(len(base)*31+len(tail)*17+int(base[len(base)-1])*7+int(tail[0]))&63]
+	if e := slot.Load(); e != nil && e.base == base && e.tail == tail {
+		return e.typ
+	}
+	typ := extendMapCached(base, tail)
+	slot.Store(&nameEntry{base, tail, typ})
+	return typ
+}
+
+func extendMapCached(base, tail string) string {
 	key := [2]string{base, tail}
 	old := nameCache.Load()
 	if old != nil {

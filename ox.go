@@ -51,6 +51,16 @@ type config struct {
 	host     string
 	pid      int
 	coin     func() float64 // sampling's random source; nil means math/rand/v2
+	metaHead []byte         // the first 73 bytes of every meta frame: version, end (zero), host
+}
+
+// newConfig returns a configuration for this process, sending through s or
+// recording to f.
+func newConfig(s *Sender, f func(Record)) *config {
+	c := &config{sender: s, recorder: f, host: localHost, pid: os.Getpid()}
+	c.metaHead, _ = AppendMeta(nil, Meta{Host: c.host})
+	c.metaHead = c.metaHead[:9+1+MaxNameLen]
+	return c
 }
 
 // The package's switchable state. The event API is package-level by design (like
@@ -87,7 +97,7 @@ func DefaultConfigure() error {
 // ConfigureSender sends finished events through s, a Sender made by the
 // caller (to choose its queue size, for example). Shutdown closes it.
 func ConfigureSender(s *Sender) {
-	swap(&config{sender: s, host: localHost, pid: os.Getpid()})
+	swap(newConfig(s, nil))
 }
 
 // SetRecorder hands every finished event to f, in the goroutine that calls Done,
@@ -98,7 +108,7 @@ func SetRecorder(f func(Record)) {
 		swap(nil)
 		return
 	}
-	swap(&config{recorder: f, host: localHost, pid: os.Getpid()})
+	swap(newConfig(nil, f))
 }
 
 // Shutdown makes the package unconfigured and flushes the queue of the Sender it

@@ -71,8 +71,7 @@ type SenderStats struct {
 // collector but not yet stored) when a collector dies or restarts are gone, as with
 // the original. On a graceful Close, the Sender half-closes the connection and waits
 // for the collector to close its side, which proves the collector read everything.
-// Spooled forwarding with acknowledgements (oxd --forward) closes the gap where it
-// matters.
+// oxd's spooled, acknowledged forwarding is the mode for links where that matters.
 //
 // The Sender speaks ZMTP 3.0 with the NULL mechanism itself (the handshake comes
 // from zmq4.Open) rather than using a zmq4 PUSH socket, because a PUSH socket's Dial

@@ -128,7 +128,7 @@ func (h *LogHandler) record(ctx context.Context, r slog.Record) {
 		at = time.Now()
 	}
 	ev.mu.Lock()
-	ev.start, ev.endAt = at.UnixNano(), at.UnixNano()
+	ev.start, ev.instant = at.UnixNano(), true
 	ev.mu.Unlock()
 	for k, v := range body {
 		ev.setTop(k, v)

@@ -20,9 +20,11 @@ import (
 // The service records its events to a collector: the request, its .db, .log and
 // .httpclient sub-events, and the /quote request it made to itself.
 func TestServiceRecordsEvents(t *testing.T) {
+	pullCtx, stopPull := context.WithCancel(context.Background())
+	defer stopPull()
+	pull := zmq4.NewPull(pullCtx) // outlives the service, to receive what it flushes
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	pull := zmq4.NewPull(ctx)
 	defer pull.Close()
 	if err := pull.Listen("tcp://127.0.0.1:0"); err != nil {
 		t.Fatal(err)
