@@ -67,6 +67,8 @@ type Failure struct {
 	Err    error  // the transport error when the request itself failed
 }
 
+// String gives the status, error type and reason, as "status 400:
+// mapper_parsing_exception: failed to parse field [pid]", or the transport error.
 func (f Failure) String() string {
 	var b strings.Builder
 	if f.Status != 0 {

@@ -119,14 +119,14 @@ func TestWriterFlushesATrickleByTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for es.calls() == 0 {
+	for w.Stats().Indexed == 0 { // the server has answered and the answer was read
 		if time.Now().After(deadline) {
 			t.Fatal("a buffered document was not sent without Flush")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if st := w.Stats(); st.Indexed != 1 {
-		t.Fatalf("stats %+v", st)
+	if st := w.Stats(); st.Indexed != 1 || st.Requests != 1 || es.calls() != 1 {
+		t.Fatalf("stats %+v, %d requests", st, es.calls())
 	}
 }
 

@@ -48,3 +48,21 @@ func Example() {
 	// esbulk: 1 of 3 documents failed
 	// indexed 2, failed 1, requests 1
 }
+
+func ExampleParseNode() {
+	for _, node := range []string{"es1", "es2:9201", "https://elastic:secret@es.example/prefix?pipeline=blueox"} {
+		u, err := esbulk.ParseNode(node)
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		fmt.Println(u.Redacted())
+	}
+	_, err := esbulk.ParseNode("es:notaport")
+	fmt.Println(err != nil)
+	// Output:
+	// http://es1:9200
+	// http://es2:9201
+	// https://elastic:xxxxx@es.example:9200/prefix?pipeline=blueox
+	// true
+}

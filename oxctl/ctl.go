@@ -21,6 +21,10 @@ Talks to a collector (oxd) on its control port.
 
 Commands:
   status    print what the collector received lately (the default)
+  forward HOST:PORT[,HOST:PORT...]
+            re-point a spooling oxd (oxd --spool-path) at other collectors'
+            --link addresses (port 3515 if none), without a restart or losing
+            anything spooled; without an address, print the current targets
 
 Flags (accepted before or after the command):
   -H, --host HOST[:PORT]  control address (default $BLUEOX_CLIENT_HOST, else
@@ -65,6 +69,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{name: "status", summary: "print what the collector received lately", run: runStatus},
+		{name: "forward", summary: "re-point a spooling oxd at other collectors", run: runForward},
 	}
 }
 

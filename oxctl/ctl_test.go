@@ -248,3 +248,9 @@ func TestStatusOfARealOxd(t *testing.T) {
 		t.Errorf("--raw: %v\n%s", err, raw)
 	}
 }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	oxdtest.Cleanup()
+	os.Exit(code)
+}

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/blueox/ox/internal/fwdlink"
 )
 
 // daemon wires oxd's parts together: collector -> loop -> (stream, forwarder, files),
@@ -24,6 +26,10 @@ type daemon struct {
 	fwd     forwarder
 	files   *fileWriter
 	stats   *stats
+
+	// the acknowledged link (--link), when on
+	linkRecv *fwdlink.Receiver
+	linkLn   net.Listener
 
 	// ready, when set, receives the daemon once every port is bound (tests use it).
 	ready    func(*daemon)
@@ -80,8 +86,22 @@ func (d *daemon) start() (err error) {
 		return fmt.Errorf("oxd: stream on %s: %w", host, err)
 	}
 	d.stream = newPublisher(sl, d.log)
-	if d.opts.forward != "" {
+	switch {
+	case d.opts.spoolPath != "":
+		sf, err := newSpoolForwarder(d.opts, d.log)
+		if err != nil {
+			return err
+		}
+		d.fwd = sf
+		closers = append(closers, func() { sf.Close(context.Background()) })
+	case d.opts.forward != "":
 		d.fwd = newPushForwarder(d.opts.forward, int64(d.opts.forwardMB)<<20, d.log)
+	}
+	if d.opts.link != "" {
+		if err = d.startLink(); err != nil {
+			return err
+		}
+		closers = append(closers, func() { d.linkLn.Close() })
 	}
 	d.registerCommands()
 	return nil
@@ -94,6 +114,7 @@ func (d *daemon) registerCommands() {
 	d.control.Handle("SOCK_STREAM", port(d.stream.Port()))
 	d.control.Handle("SOCK_COLLECT", port(d.collect.Port()))
 	d.control.Handle("STATUS", func(map[string]any) (map[string]any, func()) { return d.status(), nil })
+	d.control.Handle("FORWARD", d.forwardCommand)
 	d.control.Handle("SHUTDOWN", func(map[string]any) (map[string]any, func()) {
 		return map[string]any{"ok": true}, func() {
 			d.log.Info("SHUTDOWN received")
@@ -111,6 +132,9 @@ func (d *daemon) status() map[string]any {
 	s["stream"] = d.stream.Stats()
 	if d.fwd != nil {
 		s["forward"] = d.fwd.Stats()
+	}
+	if d.linkRecv != nil {
+		s["link"] = d.linkStatus()
 	}
 	return s
 }
@@ -133,9 +157,18 @@ func (d *daemon) run(ctx context.Context) error {
 		d.ready(d)
 	}
 
-	// Sources run until ctx ends and drain their connections; other sources
-	// (an acknowledged forwarding receiver) join here.
+	// Sources run until ctx ends and drain their connections; the link receiver
+	// returns once no delivery is waiting on the loop.
+	linkDone := make(chan error, 1)
+	if d.linkRecv != nil {
+		go func() { linkDone <- d.linkRecv.Serve(ctx, d.linkLn) }()
+	} else {
+		linkDone <- nil
+	}
 	d.collect.Run(ctx)
+	if lerr := <-linkDone; lerr != nil {
+		d.log.Warn("link: stopped", "err", lerr)
+	}
 	close(d.events)
 	err := <-loopDone // every received event is written; files synced and closed
 	d.log.Info("collection stopped; closing")

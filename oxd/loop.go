@@ -137,6 +137,10 @@ func (l *loop) handle(b batch) {
 			l.files.Write(ev.typ, ev.data, now)
 		}
 	}
+	if f, ok := l.fwd.(interface{ Flush() }); ok {
+		// A spooling forwarder: hand this batch to the OS, so a killed oxd keeps it.
+		f.Flush()
+	}
 	if l.files != nil && (len(l.in) == 0 || b.done != nil) {
 		// Nothing waiting (or a source waits for its acknowledgement): hand the
 		// buffers to the OS now rather than at the next tick.

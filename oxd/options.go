@@ -6,23 +6,31 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/blueox/ox"
 )
 
 // options are oxd's settings, from flags and the environment.
 type options struct {
-	control      string // host:port of the control (REP) socket
-	collect      string // host:port of the collection (PULL) socket
-	forward      string // host:port of the next collector, or ""
-	logPath      string // where files go, or "" for none
-	rotateHours  int    // 0: daily files; 1..12: every N hours
-	verbose      int    // 0 warnings, 1 info, 2 debug
-	streamPort   int    // 0: random in [35000, 36000)
-	forwardMB    int    // bound of the forward queue, MiB
-	maxEventSize int    // largest accepted message, bytes
-	cpuProfile   string // write a CPU profile here (diagnostics)
-	maxConns     int    // collection connections at once
+	control      string        // host:port of the control (REP) socket
+	collect      string        // host:port of the collection (PULL) socket
+	forward      string        // host:port of the next collector, or "" (plain PUSH mode)
+	targets      []string      // spooled mode: link addresses of the next collectors, in order
+	forwardPush  bool          // --forward-push: plain PUSH even if it were ambiguous
+	spoolPath    string        // spooled, acknowledged forwarding when set
+	spoolMaxMB   int           // bound of the spool on disk, MiB
+	compress     bool          // deflate batches on the link
+	failover     time.Duration // unreachable time before moving to the next target
+	link         string        // host:port to accept acknowledged forwarding on, or ""
+	logPath      string        // where files go, or "" for none
+	rotateHours  int           // 0: daily files; 1..12: every N hours
+	verbose      int           // 0 warnings, 1 info, 2 debug
+	streamPort   int           // 0: random in [35000, 36000)
+	forwardMB    int           // bound of the forward queue, MiB
+	maxEventSize int           // largest accepted message, bytes
+	cpuProfile   string        // write a CPU profile here (diagnostics)
+	maxConns     int           // collection connections at once
 }
 
 // usageError is a command-line mistake: exit status 2.
@@ -63,18 +71,36 @@ Options:
                               (default $BLUEOX_CLIENT_HOST, else 127.0.0.1:3513)
   -c, --collect HOST[:PORT]   collection (PULL) address to bind
                               (default $BLUEOX_HOST, else 127.0.0.1:3514)
-  -r, --forward HOST[:PORT]   PUSH every event to this collector (port 3514 if none)
+  -r, --forward HOST[:PORT]   PUSH every event to this collector (port 3514 if none):
+                              the original's plain mode, what is in flight or queued
+                              in memory is lost if either side stops
+      --forward-push          say so explicitly (the default without --spool-path)
   -l, --log-path DIR          write log files under DIR (default: no files)
       --rotate-hours N        start a new file every N hours (1..12) instead of daily
       --stream-port PORT      stream (PUB) port on the control host
                               (default: random free port in 35000..35999)
-      --forward-queue-mb N    memory for events waiting to be forwarded (default 32);
-                              past it events are dropped and counted
+      --forward-queue-mb N    memory for events waiting to be forwarded with plain
+                              PUSH (default 32); past it events are dropped and counted
       --max-event-bytes N     drop larger messages (default 16777216)
       --max-connections N     collection connections at once (default 1024)
       --cpuprofile FILE       write a Go CPU profile to FILE until exit (diagnostics)
   -v                          more logging: -v info, -vv debug (repeatable)
   -h, --help                  this help
+
+Spooled, acknowledged forwarding (docs/forwarding.md):
+      --spool-path DIR        keep every event in an on-disk spool under DIR and send
+                              it over the acknowledged link; with this, --forward is
+                              HOST[:PORT][,HOST[:PORT]...] of the next collectors'
+                              --link addresses (port 3515 if none), in order of
+                              preference: the first reachable one is used
+      --spool-max-mb N        bound of the spool on disk (default 1024); past it the
+                              oldest events are dropped, counted and logged
+      --forward-compress      deflate batches on the link
+      --failover-after D      move to the next target after the current one has been
+                              unreachable this long (default 30s), back when it returns
+      --link HOST[:PORT]      accept acknowledged forwarding from other oxd on this
+                              address (port 3515 if none); needs --log-path or
+                              --spool-path, where it keeps what it has written
 
 Logs go to stdout. SIGTERM, SIGINT or a SHUTDOWN control command flush and close
 every file, then oxd exits 0.
@@ -98,6 +124,12 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	for _, name := range []string{"l", "log-path"} {
 		fs.StringVar(&o.logPath, name, "", "log path")
 	}
+	fs.BoolVar(&o.forwardPush, "forward-push", false, "plain PUSH forwarding")
+	fs.StringVar(&o.spoolPath, "spool-path", "", "spool directory")
+	fs.IntVar(&o.spoolMaxMB, "spool-max-mb", 1024, "spool bound MiB")
+	fs.BoolVar(&o.compress, "forward-compress", false, "compress the link")
+	fs.DurationVar(&o.failover, "failover-after", 30*time.Second, "failover time")
+	fs.StringVar(&o.link, "link", "", "acknowledged forwarding address")
 	fs.IntVar(&o.rotateHours, "rotate-hours", 0, "rotate every N hours")
 	fs.IntVar(&o.streamPort, "stream-port", 0, "stream port")
 	fs.IntVar(&o.forwardMB, "forward-queue-mb", 32, "forward queue MiB")
@@ -138,12 +170,20 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if o.collect, err = ox.CollectAddr(o.collect); err != nil {
 		return o, usageError{"--collect: " + err.Error()}
 	}
-	if o.forward != "" {
-		if o.forward, err = ox.HostPort(o.forward, ox.DefaultCollectPort); err != nil {
-			return o, usageError{"--forward: " + err.Error()}
-		}
+	o.control, o.collect = bindAll(o.control), bindAll(o.collect)
+	if err := o.checkForwarding(); err != nil {
+		return o, err
 	}
 	return o, nil
+}
+
+// bindAll turns the host "*", which BlueOx users write for "every interface" as in
+// ZeroMQ (oxd --collect="*"), into the empty host net.Listen takes for the same.
+func bindAll(addr string) string {
+	if strings.HasPrefix(addr, "*:") {
+		return addr[1:]
+	}
+	return addr
 }
 
 // expandShort turns "-vv" and "-vvv" into repeated "-v", the spelling users expect.
@@ -162,4 +202,67 @@ func expandShort(args []string) []string {
 		out = append(out, a)
 	}
 	return out
+}
+
+// DefaultLinkPort is the port of the acknowledged forwarding link (--link) when an
+// address gives none.
+const DefaultLinkPort = 3515
+
+// checkForwarding validates the forwarding flags and splits --forward into targets.
+func (o *options) checkForwarding() error {
+	var err error
+	if o.spoolPath == "" {
+		if o.forward != "" {
+			if strings.Contains(o.forward, ",") {
+				return usageError{"--forward: several targets need spooled forwarding (--spool-path)"}
+			}
+			if o.forward, err = ox.HostPort(o.forward, ox.DefaultCollectPort); err != nil {
+				return usageError{"--forward: " + err.Error()}
+			}
+		}
+	} else {
+		if o.forwardPush {
+			return usageError{"--forward-push and --spool-path exclude each other: plain PUSH has no spool"}
+		}
+		if o.forward == "" {
+			return usageError{"--spool-path needs --forward HOST[:PORT][,...]"}
+		}
+		if o.targets, err = parseTargets(o.forward); err != nil {
+			return usageError{"--forward: " + err.Error()}
+		}
+		o.forward = strings.Join(o.targets, ",")
+		if o.spoolMaxMB < 1 {
+			return usageError{"--spool-max-mb must be at least 1"}
+		}
+		if o.failover <= 0 {
+			return usageError{"--failover-after must be positive"}
+		}
+	}
+	if o.link != "" {
+		if o.link, err = ox.HostPort(o.link, DefaultLinkPort); err != nil {
+			return usageError{"--link: " + err.Error()}
+		}
+		o.link = bindAll(o.link)
+		if o.logPath == "" && o.spoolPath == "" {
+			return usageError{"--link needs --log-path or --spool-path: acknowledged events must be written somewhere"}
+		}
+	}
+	return nil
+}
+
+// parseTargets splits "host[:port],host[:port]" into link addresses.
+func parseTargets(s string) ([]string, error) {
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		t = strings.TrimSpace(t)
+		if t == "" {
+			return nil, fmt.Errorf("empty target in %q", s)
+		}
+		hp, err := ox.HostPort(t, DefaultLinkPort)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, hp)
+	}
+	return out, nil
 }

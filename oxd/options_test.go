@@ -41,6 +41,12 @@ func TestOptions(t *testing.T) {
 					t.Errorf("%+v", o)
 				}
 			}},
+		{name: "star binds every interface", args: []string{"--collect", "*", "-t", "*:7"},
+			check: func(t *testing.T, o options) {
+				if o.collect != ":3514" || o.control != ":7" {
+					t.Errorf("%+v", o)
+				}
+			}},
 		{name: "rotate-hours 1", args: []string{"--rotate-hours", "1"}, check: func(t *testing.T, o options) {
 			if o.rotateHours != 1 {
 				t.Errorf("%+v", o)

@@ -73,10 +73,11 @@ type follower struct {
 	pending []checkpoint
 	closed  []*tracked // rotated files read to their end, kept in the state until delivered
 	dirty   bool
+	buf     []byte // read buffer
 }
 
 func follow(ctx context.Context, o options, em *emitter, warn *warner) error {
-	fw := &follower{o: o, em: em, warn: warn}
+	fw := &follower{o: o, em: em, warn: warn, buf: make([]byte, readSize)}
 	if o.stateFile != "" {
 		st, err := loadState(o.stateFile)
 		if err != nil {
@@ -376,7 +377,7 @@ func (fw *follower) read(t *tracked) (bool, error) {
 		return false, nil
 	}
 	t.lastGrow = time.Now()
-	buf := make([]byte, readSize)
+	buf := fw.buf
 	budget := fileBudget
 	for budget > 0 && t.off < size {
 		n, err := t.f.ReadAt(buf[:min(int64(len(buf)), size-t.off)], t.off)

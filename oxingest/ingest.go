@@ -384,6 +384,10 @@ type emitter struct {
 
 func newEmitter(s *ox.Sender, ctx context.Context, maxLine int, warn *warner) *emitter {
 	host, _ := os.Hostname()
+	for len(host) > ox.MaxNameLen { // the meta frame holds 63 bytes
+		_, size := utf8.DecodeLastRuneInString(host)
+		host = host[:len(host)-size]
+	}
 	var seed [32]byte
 	crand.Read(seed[:])
 	return &emitter{sender: s, ctx: ctx, maxLine: maxLine, warn: warn, host: host, pid: os.Getpid(),

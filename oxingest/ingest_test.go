@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -290,4 +292,41 @@ func TestHelpExplains(t *testing.T) {
 	if exitCode(err, io.Discard) != 0 || !strings.Contains(out.String(), "-F [NAME:]PATH") || !strings.Contains(out.String(), "--state-file") {
 		t.Errorf("help: %v\n%s", err, out.String())
 	}
+}
+
+func TestSIGTERMWithStdinStillOpenEndsCleanly(t *testing.T) {
+	o := startOxd(t)
+	cmd := exec.Command(os.Args[0], "-H", o.Collect, "term")
+	cmd.Env = append(os.Environ(), "OXINGEST_TEST_MAIN=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 500; i++ {
+		fmt.Fprintf(stdin, "%d\n", i)
+	}
+	waitStored(t, o, "term", 500) // read and sent; stdin stays open
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, errOut.String())
+	}
+	stdin.Close()
+	o.Stop()
+	equal(t, data(t, stored(t, o, "term")), numbers(1, 500))
+}
+
+// TestMain lets a test run this binary as the oxingest command itself.
+func TestMain(m *testing.M) {
+	if os.Getenv("OXINGEST_TEST_MAIN") == "1" {
+		main()
+		return
+	}
+	code := m.Run()
+	oxdtest.Cleanup()
+	os.Exit(code)
 }

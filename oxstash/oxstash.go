@@ -58,8 +58,8 @@ Options:
   -d, --dead-letter FILE    where rejected documents go (default
                             oxstash-dead-letter.ndjson; "-" for stderr)
       --replay FILE         send the documents of a dead-letter file again
-  -u, --user USER[:PASS]    basic auth (env ELASTICSEARCH_USERNAME and
-                            ELASTICSEARCH_PASSWORD)
+  -u, --user USER[:PASS]    basic auth (default env ELASTICSEARCH_USERNAME; the
+                            password from env ELASTICSEARCH_PASSWORD if not given)
       --api-key KEY         API key, the base64 id:key (env ELASTICSEARCH_API_KEY)
       --ca-cert FILE        also trust the CA certificates (PEM) in FILE for
                             https nodes (Elasticsearch 8 makes its own CA)
@@ -223,9 +223,9 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 	}
 	if o.user == "" {
 		o.user = os.Getenv("ELASTICSEARCH_USERNAME")
-		if p := os.Getenv("ELASTICSEARCH_PASSWORD"); o.user != "" && p != "" && !strings.Contains(o.user, ":") {
-			o.user += ":" + p
-		}
+	}
+	if p := os.Getenv("ELASTICSEARCH_PASSWORD"); o.user != "" && p != "" && !strings.Contains(o.user, ":") {
+		o.user += ":" + p // keeps the password out of the process list
 	}
 	if o.apiKey == "" {
 		o.apiKey = os.Getenv("ELASTICSEARCH_API_KEY")
@@ -269,6 +269,9 @@ type shipper struct {
 	bad    atomic.Int64    // events or lines that could not become documents
 }
 
+// run is the whole command: main calls it under a context that a signal ends.
+// It returns a usageError for a bad command line, errHelp after -h, and an error
+// when any event or document was lost.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	o, err := parseOptions(args, stdout)
 	if err != nil {

@@ -466,6 +466,10 @@ func TestUsage(t *testing.T) {
 		if err != nil || o.user != "elastic:pw" || o.apiKey != "key" {
 			t.Fatalf("%v %v", o, err)
 		}
+		o, err = parseOptions([]string{"-u", "shipper"}, io.Discard)
+		if err != nil || o.user != "shipper:pw" {
+			t.Fatalf("%v %v", o, err)
+		}
 	})
 }
 
@@ -515,5 +519,28 @@ func TestShipsOverHTTPSWithTheStoresOwnCA(t *testing.T) {
 	}
 	if _, _, err := runOxstash(t, context.Background(), nil, "-e", es.srv.URL, "--ca-cert", dead+"-none"); err == nil {
 		t.Fatal("a missing --ca-cert file was accepted")
+	}
+}
+
+func TestReplayReportsLinesThatAreNotDeadLetters(t *testing.T) {
+	es := newFakeBulk(t)
+	file := filepath.Join(t.TempDir(), "edited.ndjson")
+	content := `{"index":"blueox-2026.11.24","id":"a","reason":"x","doc":{"type":"request","n":1}}
+not json
+{"index":"blueox-2026.11.24","id":"b","reason":"x"}
+
+{"index":"blueox-2026.11.24","id":"c","reason":"x","doc":{"type":"request","n":3}}
+`
+	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err := runOxstash(t, context.Background(), nil, "-e", es.srv.URL, "--replay", file, "-i", "fixed", "-d", file+".again")
+	if err == nil || !strings.Contains(stderr, "line 2") || !strings.Contains(stderr, "line 3") || strings.Contains(stderr, "line 5") {
+		t.Fatalf("err %v, stderr %q", err, stderr)
+	}
+	es.mu.Lock()
+	defer es.mu.Unlock()
+	if !slices.Equal(es.ids, []string{"a", "c"}) || !slices.Equal(es.index, []string{"fixed", "fixed"}) {
+		t.Fatalf("store got ids %v in %v", es.ids, es.index)
 	}
 }

@@ -120,14 +120,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return err
 }
 
-// isTerminal reports whether r is a character device such as a terminal.
+// isTerminal reports whether r is a terminal (not a file, a pipe or /dev/null).
 func isTerminal(r io.Reader) bool {
 	f, ok := r.(*os.File)
 	if !ok {
 		return false
 	}
 	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0 && isTTY(f.Fd())
 }
 
 func isBrokenPipe(err error) bool {

@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/oxdtest"
 	"github.com/blueox/ox/internal/testenv"
 )
 
@@ -28,7 +29,9 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	oxdtest.Cleanup()
+	os.Exit(code)
 }
 
 // oxview runs the command on stdin and returns its output and error.
@@ -410,4 +413,15 @@ func FuzzViewStream(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestDevNullIsStdinNotATerminal(t *testing.T) {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if isTerminal(f) {
+		t.Error("/dev/null taken for a terminal: oxview < /dev/null would wait on the live stream")
+	}
 }

@@ -5,10 +5,12 @@ package oxdtest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -57,17 +59,19 @@ func Binary(t testing.TB) string {
 	return binPath
 }
 
+// Cleanup removes the oxd binary Binary built; call it from TestMain after m.Run.
+func Cleanup() {
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+}
+
 // Start runs oxd with files under logPath ("" for none) and waits until its
 // control port answers. It is stopped when the test ends.
 func Start(t testing.TB, logPath string, extra ...string) *Oxd {
 	t.Helper()
-	o := &Oxd{
-		Control: "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)),
-		Collect: "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)),
-		LogPath: logPath,
-		t:       t,
-	}
-	o.start(extra...)
+	o := &Oxd{LogPath: logPath, t: t}
+	o.start(true, extra...)
 	t.Cleanup(o.Stop)
 	return o
 }
@@ -76,14 +80,35 @@ func Start(t testing.TB, logPath string, extra ...string) *Oxd {
 func (o *Oxd) Restart(extra ...string) {
 	o.t.Helper()
 	o.Stop()
-	o.start(extra...)
+	o.start(false, extra...)
 }
 
-func (o *Oxd) start(extra ...string) {
+// start runs oxd. A free port can be taken by another process before oxd binds
+// it: then it tries again with other ports (the control and collection ports stay
+// the same on a restart).
+func (o *Oxd) start(newPorts bool, extra ...string) {
+	o.t.Helper()
+	for attempt := 1; ; attempt++ {
+		if newPorts {
+			o.Control = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(o.t))
+			o.Collect = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(o.t))
+		}
+		err := o.try(extra...)
+		if err == nil {
+			return
+		}
+		if attempt == 5 || !strings.Contains(err.Error(), "address already in use") {
+			o.t.Fatal(err)
+		}
+	}
+}
+
+func (o *Oxd) try(extra ...string) error {
 	t := o.t
 	t.Helper()
+	streamPort := testenv.FreePort(t)
 	args := []string{"--control", o.Control, "--collect", o.Collect,
-		"--stream-port", strconv.Itoa(testenv.FreePort(t))}
+		"--stream-port", strconv.Itoa(streamPort)}
 	if o.LogPath != "" {
 		args = append(args, "--log-path", o.LogPath)
 	}
@@ -92,7 +117,7 @@ func (o *Oxd) start(extra ...string) {
 	o.out = &bytes.Buffer{}
 	o.cmd.Stdout, o.cmd.Stderr = o.out, o.out
 	if err := o.cmd.Start(); err != nil {
-		t.Fatalf("start oxd: %v", err)
+		return fmt.Errorf("start oxd: %v", err)
 	}
 	o.done = make(chan struct{})
 	go func(cmd *exec.Cmd, done chan struct{}) {
@@ -101,19 +126,24 @@ func (o *Oxd) start(extra ...string) {
 	}(o.cmd, o.done)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
+		// The stream port tells this oxd from another one that holds the port.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := ox.Status(ctx, o.Control)
+		reply, err := ox.ControlRequest(ctx, o.Control, map[string]any{"cmd": "SOCK_STREAM"})
 		cancel()
+		if err == nil && reply["port"] == int64(streamPort) {
+			return nil
+		}
 		if err == nil {
-			return
+			err = fmt.Errorf("another collector answers there: %v", reply)
 		}
 		select {
 		case <-o.done:
-			t.Fatalf("oxd exited at start: %s", o.out)
+			return fmt.Errorf("oxd exited at start: %s", o.out)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("oxd does not answer on %s: %v", o.Control, err)
+			o.Stop()
+			return fmt.Errorf("oxd does not answer on %s: %v", o.Control, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
