@@ -79,7 +79,8 @@ func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 		return appendMap(dst, v, depth)
 	case map[string]string:
 		dst = appendMapHeader(dst, len(v))
-		for _, k := range sortedKeys(v) {
+		var buf [16]string
+		for _, k := range sortedKeys(buf[:0], v) {
 			dst = appendString(dst, k)
 			dst = appendString(dst, v[k])
 		}
@@ -165,8 +166,9 @@ func appendReflect(dst []byte, v any, depth int) ([]byte, error) {
 
 func appendMap(dst []byte, m map[string]any, depth int) ([]byte, error) {
 	dst = appendMapHeader(dst, len(m))
+	var buf [16]string
 	var err error
-	for _, k := range sortedKeys(m) {
+	for _, k := range sortedKeys(buf[:0], m) {
 		dst = appendString(dst, k)
 		if dst, err = appendValue(dst, m[k], depth+1); err != nil {
 			return dst, err
@@ -175,14 +177,10 @@ func appendMap(dst []byte, m map[string]any, depth int) ([]byte, error) {
 	return dst, nil
 }
 
-// sortedKeys returns m's keys in order. Small maps, the common case for event
-// bodies, sort in a stack buffer without allocating.
-func sortedKeys[V any](m map[string]V) []string {
-	var buf [16]string
-	keys := buf[:0]
-	if len(m) > len(buf) {
-		keys = make([]string, 0, len(m))
-	}
+// sortedKeys appends m's keys to keys and sorts them. Callers pass a slice of a
+// stack array, so small maps, the common case for event bodies, sort without
+// allocating.
+func sortedKeys[V any](keys []string, m map[string]V) []string {
 	for k := range m {
 		keys = append(keys, k)
 	}

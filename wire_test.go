@@ -299,3 +299,14 @@ func TestFixtureLogFilesHoldTheDataFrames(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendValueSmallMapDoesNotAllocate(t *testing.T) {
+	m := map[string]any{"status": 200, "size": 5120, "path": "/x"}
+	buf := make([]byte, 0, 256)
+	allocs := testing.AllocsPerRun(100, func() {
+		buf, _ = ox.AppendValue(buf[:0], m)
+	})
+	if allocs != 0 {
+		t.Errorf("encoding a small map allocated %v times", allocs)
+	}
+}
