@@ -195,6 +195,12 @@ func AppendFloat(dst []byte, f float64) []byte {
 	return appendFloat(dst, f, &Options{})
 }
 
+// AppendFloat appends f as a JSON number with a fraction part, with NaN,
+// infinities and exponents written as o says.
+func (o Options) AppendFloat(dst []byte, f float64) []byte {
+	return appendFloat(dst, f, &o)
+}
+
 func appendFloat(dst []byte, f float64, o *Options) []byte {
 	switch {
 	case math.IsNaN(f) || math.IsInf(f, 0):

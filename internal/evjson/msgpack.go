@@ -285,9 +285,7 @@ func (t *Transcoder) append(dst []byte, pos, ix, level int, o *Options, lead []M
 	// A map.
 	hdr := t.ents[ix]
 	members := t.ents[ix+1 : ix+1+hdr.val]
-	slices.SortStableFunc(members, func(a, b entry) int {
-		return bytes.Compare(t.key(&a), t.key(&b))
-	})
+	t.sort(members)
 	// Of equal keys the last one wins; lead members win over all.
 	n := 0
 	for i := range members {
@@ -327,6 +325,69 @@ func (t *Transcoder) append(dst []byte, pos, ix, level int, o *Options, lead []M
 	}
 	dst = newline(dst, o.Indent, level)
 	return append(dst, '}'), hdr.end, hdr.sub
+}
+
+// sort sorts a map's members by key, keeping the order of equal keys.
+func (t *Transcoder) sort(members []entry) {
+	if len(members) > 12 {
+		slices.SortStableFunc(members, func(a, b entry) int {
+			return bytes.Compare(t.key(&a), t.key(&b))
+		})
+		return
+	}
+	// Events have few keys: an insertion sort that compares in place is
+	// faster.
+	for i := 1; i < len(members); i++ {
+		for j := i; j > 0 && bytes.Compare(t.key(&members[j-1]), t.key(&members[j])) > 0; j-- {
+			members[j-1], members[j] = members[j], members[j-1]
+		}
+	}
+}
+
+// Number returns the number held by the MessagePack int, uint or float at the
+// start of raw (as Transcoder.Field returns it), as a float64; ok is false for
+// any other value.
+func Number(raw []byte) (f float64, ok bool) {
+	h, err := readHeader(raw)
+	if err != nil || len(raw) < h.size+h.payload() {
+		return 0, false
+	}
+	b := raw[h.size : h.size+h.payload()]
+	switch h.kind {
+	case kUint:
+		if h.n == 0 {
+			return float64(raw[0]), true
+		}
+		return float64(readUint(b)), true
+	case kInt:
+		switch u := readUint(b); h.n {
+		case 0:
+			return float64(int8(raw[0])), true
+		case 1:
+			return float64(int8(u)), true
+		case 2:
+			return float64(int16(u)), true
+		case 4:
+			return float64(int32(u)), true
+		default:
+			return float64(int64(u)), true
+		}
+	case kFloat32:
+		return float64(math.Float32frombits(uint32(readUint(b)))), true
+	case kFloat64:
+		return math.Float64frombits(readUint(b)), true
+	}
+	return 0, false
+}
+
+// Text returns the bytes of the MessagePack str or bin at the start of raw; ok
+// is false for any other value.
+func Text(raw []byte) (b []byte, ok bool) {
+	h, err := readHeader(raw)
+	if err != nil || (h.kind != kStr && h.kind != kBin) || len(raw) < h.size+h.n {
+		return nil, false
+	}
+	return raw[h.size : h.size+h.n], true
 }
 
 func readUint(b []byte) uint64 {

@@ -253,9 +253,11 @@ func FuzzAppendMsgpack(f *testing.F) {
 	f.Add([]byte{0xd6, 0xff, 0, 0, 0, 1})
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		checkSame(t, raw)
-		if _, err := ox.Decode(raw); err != nil {
+		v, err := ox.Decode(raw)
+		if err != nil {
 			return
 		}
+		checkScalars(t, raw, v)
 		for _, o := range optionSets {
 			out, _ := evjson.AppendMsgpack(nil, raw, o)
 			if !json.Valid(out) {
@@ -263,4 +265,63 @@ func FuzzAppendMsgpack(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkScalars fails unless Number and Text read raw as ox.Decode made v.
+func checkScalars(t *testing.T, raw []byte, v any) {
+	t.Helper()
+	f, isNum := evjson.Number(raw)
+	var want float64
+	wantNum := true
+	switch n := v.(type) {
+	case int64:
+		want = float64(n)
+	case uint64:
+		want = float64(n)
+	case float64:
+		want = n
+	default:
+		wantNum = false
+	}
+	if isNum != wantNum || (isNum && math.Float64bits(f) != math.Float64bits(want) && !(math.IsNaN(f) && math.IsNaN(want))) {
+		t.Fatalf("Number(%x) = %v, %v; ox.Decode gives %#v", raw, f, isNum, v)
+	}
+	b, isText := evjson.Text(raw)
+	switch s := v.(type) {
+	case string:
+		if !isText || string(b) != s {
+			t.Fatalf("Text(%x) = %q, %v; ox.Decode gives %q", raw, b, isText, s)
+		}
+	case []byte:
+		if !isText || !bytes.Equal(b, s) {
+			t.Fatalf("Text(%x) = %q, %v; ox.Decode gives %q", raw, b, isText, s)
+		}
+	default:
+		if isText {
+			t.Fatalf("Text(%x) = %q; ox.Decode gives %#v", raw, b, v)
+		}
+	}
+}
+
+func TestNumberAndTextReadScalars(t *testing.T) {
+	for _, raw := range [][]byte{
+		{0x05}, {0xff}, {0xcc, 0xff}, {0xcd, 0xff, 0xff}, {0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+		{0xd0, 0x80}, {0xd1, 0x80, 0}, {0xd2, 0x80, 0, 0, 0}, {0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0},
+		{0xca, 0x3f, 0xc0, 0, 0}, {0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0}, {0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 1},
+		{0xa3, 'a', 'b', 'c'}, {0xc4, 1, 0xff}, {0xd9, 0}, {0xc0}, {0xc3}, {0x80}, {0x91, 0x01},
+	} {
+		v, err := ox.Decode(raw)
+		if err != nil {
+			t.Fatalf("%x: %v", raw, err)
+		}
+		checkScalars(t, raw, v)
+	}
+	for _, raw := range [][]byte{nil, {0xcb, 0x3f}, {0xa3, 'a'}, {0xc1}} {
+		if _, ok := evjson.Number(raw); ok {
+			t.Errorf("Number(%x) accepted", raw)
+		}
+		if _, ok := evjson.Text(raw); ok {
+			t.Errorf("Text(%x) accepted", raw)
+		}
+	}
 }
