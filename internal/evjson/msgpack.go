@@ -102,15 +102,24 @@ func (t *Transcoder) index(pos, depth int) (int, error) {
 		base := len(t.ents)
 		t.ents = slices.Grow(t.ents, h.n+1)[:base+h.n+1]
 		for i := range h.n {
-			e := entry{ks: pos}
-			if e.val, err = t.index(pos, depth+1); err != nil {
-				return 0, err
+			var e entry
+			if pos < len(t.raw) && t.raw[pos]&0xe0 == 0xa0 && depth < maxDepth { // fixstr, the usual key
+				c := t.raw[pos]
+				e.ks, e.val = pos+1, pos+1+int(c&0x1f)
+				if e.val > len(t.raw) {
+					return 0, ox.ErrTruncated
+				}
+				e.ke = e.val
+			} else {
+				if e.val, err = t.index(pos, depth+1); err != nil {
+					return 0, err
+				}
+				if e.ks, e.ke, e.named, err = t.keyText(pos, e.val); err != nil {
+					return 0, err
+				}
 			}
 			e.sub = len(t.ents)
 			if e.end, err = t.index(e.val, depth+1); err != nil {
-				return 0, err
-			}
-			if e.ks, e.ke, e.named, err = t.keyText(e.ks, e.val); err != nil {
 				return 0, err
 			}
 			t.ents[base+1+i] = e

@@ -89,6 +89,8 @@ func TestAppendMsgpackWritesWhatAppendValueWrites(t *testing.T) {
 		{"empty", nil},
 		{"truncated map", []byte{0x81, 0xa1, 'a'}},
 		{"truncated string", []byte{0xa5, 'a'}},
+		{"map ending before its last key", []byte{0x82, 0xa1, 'a', 0xa2, 'x', 'y'}},
+		{"truncated key below the deepest level", append(nested(256)[:len(nested(256))-1], 0x81, 0xa3, 'k')},
 		{"map32 claiming 4 billion keys", []byte{0xdf, 0xff, 0xff, 0xff, 0xff, 0xc0}},
 		{"array32 claiming 4 billion elements", []byte{0xdd, 0xff, 0xff, 0xff, 0xff, 0xc0}},
 		{"str32 claiming 4 GiB", []byte{0xdb, 0xff, 0xff, 0xff, 0xff, 'a'}},
