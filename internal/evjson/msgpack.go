@@ -19,10 +19,10 @@ import (
 //
 // Object keys must be written sorted, so a map's members cannot be written as
 // they are read. Load therefore walks the value once and records, for every
-// map, where each key and value lies; Append then writes from that index. Each
-// byte is read a bounded number of times whatever the nesting, and the index
-// grows only with the bytes actually present, never with what a length prefix
-// claims.
+// map, where each key and value lies; Append then writes from that index.
+// Each reads every byte once whatever the nesting (keys are compared again to
+// sort them), and the index grows only with the bytes actually present, never
+// with what a length prefix claims.
 
 // maxDepth bounds the nesting, as ox.Decode does: a value inside maxDepth
 // arrays or maps is accepted, one deeper is not.
@@ -59,7 +59,7 @@ func (t *Transcoder) Load(raw []byte) error {
 	t.raw = raw
 	t.ents = t.ents[:0]
 	t.names = t.names[:0]
-	end, err := t.index(0, 0)
+	end, err := t.index(0, 0, true)
 	if err != nil {
 		t.raw = nil
 		return err
@@ -72,8 +72,10 @@ func (t *Transcoder) Load(raw []byte) error {
 }
 
 // index checks the value at raw[pos:], at the given depth, records the maps
-// in it, and returns the offset just past it.
-func (t *Transcoder) index(pos, depth int) (int, error) {
+// in it when record is set, and returns the offset just past it. What is
+// inside a map key is not recorded: keyText stringifies the whole key at once,
+// so the keys of a key are not stringified again at each level.
+func (t *Transcoder) index(pos, depth int, record bool) (int, error) {
 	if depth > maxDepth {
 		return 0, fmt.Errorf("evjson: MessagePack nested deeper than %d", maxDepth)
 	}
@@ -90,7 +92,7 @@ func (t *Transcoder) index(pos, depth int) (int, error) {
 			return 0, ox.ErrTruncated
 		}
 		for range h.n {
-			if pos, err = t.index(pos, depth+1); err != nil {
+			if pos, err = t.index(pos, depth+1, record); err != nil {
 				return 0, err
 			}
 		}
@@ -98,6 +100,14 @@ func (t *Transcoder) index(pos, depth int) (int, error) {
 	case kMap:
 		if 2*h.n > rest {
 			return 0, ox.ErrTruncated
+		}
+		if !record {
+			for range 2 * h.n {
+				if pos, err = t.index(pos, depth+1, false); err != nil {
+					return 0, err
+				}
+			}
+			return pos, nil
 		}
 		base := len(t.ents)
 		t.ents = slices.Grow(t.ents, h.n+1)[:base+h.n+1]
@@ -111,7 +121,7 @@ func (t *Transcoder) index(pos, depth int) (int, error) {
 				}
 				e.ke = e.val
 			} else {
-				if e.val, err = t.index(pos, depth+1); err != nil {
+				if e.val, err = t.index(pos, depth+1, false); err != nil {
 					return 0, err
 				}
 				if e.ks, e.ke, e.named, err = t.keyText(pos, e.val); err != nil {
@@ -119,7 +129,7 @@ func (t *Transcoder) index(pos, depth int) (int, error) {
 				}
 			}
 			e.sub = len(t.ents)
-			if e.end, err = t.index(e.val, depth+1); err != nil {
+			if e.end, err = t.index(e.val, depth+1, true); err != nil {
 				return 0, err
 			}
 			t.ents[base+1+i] = e

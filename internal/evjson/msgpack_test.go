@@ -97,6 +97,7 @@ func TestAppendMsgpackWritesWhatAppendValueWrites(t *testing.T) {
 		{"invalid type byte", []byte{0x91, 0xc1}},
 		{"trailing bytes", []byte{0x80, 0x80}},
 		{"deepest accepted nesting", nested(256)},
+		{"keys of keys of keys", keysOfKeys(120, 2000)},
 		{"too deep", nested(257)},
 	}
 	for _, wf := range testenv.WireFrames(t) {
@@ -108,6 +109,23 @@ func TestAppendMsgpackWritesWhatAppendValueWrites(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { checkSame(t, c.raw) })
 	}
+}
+
+// keysOfKeys is depth maps, each the only key of the next, around an array of
+// n integers: every level's key is stringified from all of it.
+func keysOfKeys(depth, n int) []byte {
+	var b []byte
+	for range depth {
+		b = append(b, 0x81)
+	}
+	b = append(b, 0xdd, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	for i := range n {
+		b = append(b, byte(i&0x7f))
+	}
+	for range depth {
+		b = append(b, 0xc0)
+	}
+	return b
 }
 
 // nested is a value inside depth single-key maps and arrays, alternating.
