@@ -15,7 +15,15 @@ type grouper struct {
 
 type group struct {
 	id  string
-	evs []map[string]any
+	evs []groupEvent
+}
+
+// groupEvent is an event waiting in a group, already formatted.
+type groupEvent struct {
+	id    string // the event's id, when hasID (a str or bin)
+	hasID bool
+	typ   string // its type (str or bin), or ""
+	out   []byte // what printing it writes
 }
 
 func newGrouper(max int) *grouper {
@@ -25,52 +33,41 @@ func newGrouper(max int) *grouper {
 // add takes one event and returns the groups now ready to print: the event's group
 // when it is top-level, an event without an id alone, and the oldest waiting group
 // when more than max ids would wait.
-func (g *grouper) add(m map[string]any) [][]map[string]any {
-	id, ok := idOf(m["id"])
-	if !ok {
-		return [][]map[string]any{{m}}
+func (g *grouper) add(ev groupEvent) [][]groupEvent {
+	if !ev.hasID {
+		return [][]groupEvent{{ev}}
 	}
-	typ, _ := idOf(m["type"])
+	id, typ := ev.id, ev.typ
 	el := g.pending[id]
 	if !strings.Contains(typ, ".") {
 		if el == nil {
-			return [][]map[string]any{{m}}
+			return [][]groupEvent{{ev}}
 		}
 		gr := g.order.Remove(el).(*group)
 		delete(g.pending, id)
-		return [][]map[string]any{append(gr.evs, m)}
+		return [][]groupEvent{append(gr.evs, ev)}
 	}
 	if el != nil {
 		gr := el.Value.(*group)
-		gr.evs = append(gr.evs, m)
+		gr.evs = append(gr.evs, ev)
 		return nil
 	}
-	g.pending[id] = g.order.PushBack(&group{id: id, evs: []map[string]any{m}})
+	g.pending[id] = g.order.PushBack(&group{id: id, evs: []groupEvent{ev}})
 	if len(g.pending) <= g.max {
 		return nil
 	}
 	oldest := g.order.Remove(g.order.Front()).(*group)
 	delete(g.pending, oldest.id)
-	return [][]map[string]any{oldest.evs}
+	return [][]groupEvent{oldest.evs}
 }
 
 // drain returns every waiting group, oldest first, and forgets them.
-func (g *grouper) drain() [][]map[string]any {
-	var out [][]map[string]any
+func (g *grouper) drain() [][]groupEvent {
+	var out [][]groupEvent
 	for el := g.order.Front(); el != nil; el = el.Next() {
 		out = append(out, el.Value.(*group).evs)
 	}
 	g.order.Init()
 	clear(g.pending)
 	return out
-}
-
-func idOf(v any) (string, bool) {
-	switch s := v.(type) {
-	case string:
-		return s, true
-	case []byte:
-		return string(s), true
-	}
-	return "", false
 }

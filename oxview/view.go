@@ -165,13 +165,11 @@ func viewStream(p *printer, in io.Reader, out *bufio.Writer) error {
 			}
 			return fmt.Errorf("stdin: reading after %d good events (byte %d): %w", n, r.Offset(), err)
 		}
-		v, err := ox.Decode(raw)
-		if err != nil {
+		if err := p.load(raw); err != nil {
 			return fmt.Errorf("stdin: event at byte %d: %w (after %d good events)", r.Offset()-int64(len(raw)), err, n)
 		}
 		n++
-		m, _ := v.(map[string]any) // the Reader returns maps only
-		if err := p.event(m); err != nil {
+		if err := p.event(); err != nil {
 			return err
 		}
 	}
@@ -223,16 +221,11 @@ func viewLive(ctx context.Context, o options, p *printer, stderr io.Writer) erro
 		if exact && typ != o.typeName {
 			continue
 		}
-		v, err := ox.Decode(data)
-		m, ok := v.(map[string]any)
-		if err != nil || !ok {
-			if err == nil {
-				err = errors.New("not a map")
-			}
+		if err := p.load(data); err != nil {
 			fmt.Fprintf(stderr, "oxview: skipping a %s event that does not decode: %v\n", typ, err)
 			continue
 		}
-		if err := p.event(m); err != nil {
+		if err := p.event(); err != nil {
 			return err
 		}
 		if err := p.w.Flush(); err != nil {
@@ -246,27 +239,68 @@ type printer struct {
 	w      *bufio.Writer
 	pretty bool
 	groups *grouper // nil without --group
+	tr     evjson.Transcoder
 	buf    []byte
 }
 
-// event prints m, or holds it for its group.
-func (p *printer) event(m map[string]any) error {
-	if p.groups == nil {
-		return p.print([]map[string]any{m}, false)
+// load reads one event (raw MessagePack) for event to print; an error means
+// it does not decode.
+func (p *printer) load(raw []byte) error {
+	if err := p.tr.Load(raw); err != nil {
+		return err
 	}
-	for _, g := range p.groups.add(m) {
-		if err := p.print(g, true); err != nil {
+	if !p.tr.IsMap() {
+		return errors.New("not a map")
+	}
+	return nil
+}
+
+// event prints the loaded event, or holds it for its group.
+func (p *printer) event() error {
+	if p.groups == nil {
+		b := p.appendEvent(p.buf[:0])
+		if !p.pretty {
+			b = append(b, '\n')
+		}
+		p.buf = b
+		return p.write(b)
+	}
+	id, hasID := evjson.Text(p.tr.Field("id"))
+	typ, _ := evjson.Text(p.tr.Field("type"))
+	ev := groupEvent{id: string(id), hasID: hasID, typ: string(typ), out: p.appendEvent(nil)}
+	for _, g := range p.groups.add(ev) {
+		if err := p.printGroup(g); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// appendEvent appends the loaded event as printed alone or in a group: with
+// --pretty a blank line, the header line and indented JSON, else compact JSON
+// without a line end.
+func (p *printer) appendEvent(b []byte) []byte {
+	if !p.pretty {
+		return p.tr.Append(b, evjson.Options{})
+	}
+	m := map[string]any{}
+	for _, k := range []string{"id", "type", "host", "pid", "start", "end"} {
+		if f := p.tr.Field(k); f != nil {
+			m[k], _ = ox.Decode(f)
+		}
+	}
+	b = append(b, '\n')
+	b = append(b, header(m)...)
+	b = append(b, '\n')
+	b = p.tr.Append(b, evjson.Options{Indent: "  "})
+	return append(b, '\n')
+}
+
 // finish prints the groups still waiting and flushes the output.
 func (p *printer) finish() error {
 	if p.groups != nil {
 		for _, g := range p.groups.drain() {
-			if err := p.print(g, true); err != nil {
+			if err := p.printGroup(g); err != nil {
 				return err
 			}
 		}
@@ -277,32 +311,27 @@ func (p *printer) finish() error {
 	return nil
 }
 
-// print writes one event, or with asList a group as a JSON list.
-func (p *printer) print(evs []map[string]any, asList bool) error {
+// printGroup writes a group: with --pretty its events one after the other,
+// else as one JSON list on a line.
+func (p *printer) printGroup(evs []groupEvent) error {
 	b := p.buf[:0]
-	switch {
-	case p.pretty:
-		for _, m := range evs {
-			b = append(b, '\n')
-			b = append(b, header(m)...)
-			b = append(b, '\n')
-			b = evjson.AppendIndent(b, m, "  ")
-			b = append(b, '\n')
-		}
-	case asList:
+	if !p.pretty {
 		b = append(b, '[')
-		for i, m := range evs {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = evjson.Append(b, m)
+	}
+	for i, ev := range evs {
+		if i > 0 && !p.pretty {
+			b = append(b, ',')
 		}
+		b = append(b, ev.out...)
+	}
+	if !p.pretty {
 		b = append(b, "]\n"...)
-	default:
-		b = evjson.Append(b, evs[0])
-		b = append(b, '\n')
 	}
 	p.buf = b
+	return p.write(b)
+}
+
+func (p *printer) write(b []byte) error {
 	if _, err := p.w.Write(b); err != nil {
 		return writeError{err}
 	}

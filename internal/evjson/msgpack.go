@@ -1,0 +1,543 @@
+package evjson
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/blueox/ox"
+)
+
+// This file transcodes MessagePack to JSON without building Go values, as
+// ox.Decode followed by AppendValue would: it reads the same input ox.Decode
+// accepts (and refuses the same input), and writes the same JSON.
+//
+// Object keys must be written sorted, so a map's members cannot be written as
+// they are read. Load therefore walks the value once and records, for every
+// map, where each key and value lies; Append then writes from that index.
+// Each reads every byte once whatever the nesting (keys are compared again to
+// sort them), and the index grows only with the bytes actually present, never
+// with what a length prefix claims.
+
+// maxDepth bounds the nesting, as ox.Decode does: a value inside maxDepth
+// arrays or maps is accepted, one deeper is not.
+const maxDepth = 256
+
+// Transcoder writes the JSON of a raw MessagePack value without decoding it into
+// Go values. The zero value is ready to use; reusing one Transcoder reuses its
+// scratch memory, so transcoding allocates nothing in the steady state (except
+// for map keys that are neither str nor bin, which are rare). A Transcoder is
+// not safe for concurrent use.
+type Transcoder struct {
+	raw   []byte
+	ents  []entry
+	names []byte // the text of keys that are neither str nor bin
+}
+
+// entry describes one member of a map in the value Load indexed. The members of
+// a map with n keys are stored at ents[i+1 : i+1+n], after a header entry at
+// ents[i] whose val is n, end the offset just past the map and sub the index
+// just past the entries of everything inside the map.
+type entry struct {
+	ks, ke  int  // the key's text: raw[ks:ke], or names[ks:ke] when named
+	named   bool // the key is neither str nor bin
+	val     int  // offset of the value
+	end     int  // offset just past the value
+	sub     int  // index in ents where the maps inside the value are described
+	written bool // scratch for Append
+}
+
+// Load checks that raw holds exactly one MessagePack value that ox.Decode
+// accepts and indexes it for Field and Append, which use raw until the next
+// Load. Input that ends inside the value gives an error wrapping ox.ErrTruncated.
+func (t *Transcoder) Load(raw []byte) error {
+	t.raw = raw
+	t.ents = t.ents[:0]
+	t.names = t.names[:0]
+	end, err := t.index(0, 0, true)
+	if err != nil {
+		t.raw = nil
+		return err
+	}
+	if end != len(raw) {
+		t.raw = nil
+		return fmt.Errorf("evjson: %d bytes after the MessagePack value", len(raw)-end)
+	}
+	return nil
+}
+
+// index checks the value at raw[pos:], at the given depth, records the maps
+// in it when record is set, and returns the offset just past it. What is
+// inside a map key is not recorded: keyText stringifies the whole key at once,
+// so the keys of a key are not stringified again at each level.
+func (t *Transcoder) index(pos, depth int, record bool) (int, error) {
+	if depth > maxDepth {
+		return 0, fmt.Errorf("evjson: MessagePack nested deeper than %d", maxDepth)
+	}
+	h, err := readHeader(t.raw[pos:])
+	if err != nil {
+		return 0, err
+	}
+	pos += h.size
+	rest := len(t.raw) - pos
+	switch h.kind {
+	case kArray:
+		// Every element takes at least one byte.
+		if h.n > rest {
+			return 0, ox.ErrTruncated
+		}
+		for range h.n {
+			if pos, err = t.index(pos, depth+1, record); err != nil {
+				return 0, err
+			}
+		}
+		return pos, nil
+	case kMap:
+		if 2*h.n > rest {
+			return 0, ox.ErrTruncated
+		}
+		if !record {
+			for range 2 * h.n {
+				if pos, err = t.index(pos, depth+1, false); err != nil {
+					return 0, err
+				}
+			}
+			return pos, nil
+		}
+		base := len(t.ents)
+		t.ents = slices.Grow(t.ents, h.n+1)[:base+h.n+1]
+		for i := range h.n {
+			var e entry
+			if pos < len(t.raw) && t.raw[pos]&0xe0 == 0xa0 && depth < maxDepth { // fixstr, the usual key
+				c := t.raw[pos]
+				e.ks, e.val = pos+1, pos+1+int(c&0x1f)
+				if e.val > len(t.raw) {
+					return 0, ox.ErrTruncated
+				}
+				e.ke = e.val
+			} else {
+				if e.val, err = t.index(pos, depth+1, false); err != nil {
+					return 0, err
+				}
+				if e.ks, e.ke, e.named, err = t.keyText(pos, e.val); err != nil {
+					return 0, err
+				}
+			}
+			e.sub = len(t.ents)
+			if e.end, err = t.index(e.val, depth+1, true); err != nil {
+				return 0, err
+			}
+			t.ents[base+1+i] = e
+			pos = e.end
+		}
+		t.ents[base] = entry{val: h.n, end: pos, sub: len(t.ents)}
+		return pos, nil
+	}
+	if h.payload() > rest {
+		return 0, ox.ErrTruncated
+	}
+	return pos + h.payload(), nil
+}
+
+// keyText locates the text of the key raw[start:end] as ox.Decode makes it:
+// the bytes of a str or bin, else the string ox.Decode stringifies the key to,
+// kept in t.names.
+func (t *Transcoder) keyText(start, end int) (ks, ke int, named bool, err error) {
+	h, err := readHeader(t.raw[start:end])
+	if err != nil {
+		return 0, 0, false, err
+	}
+	if h.kind == kStr || h.kind == kBin {
+		return start + h.size, end, false, nil
+	}
+	k, err := ox.Decode(t.raw[start:end])
+	if err != nil {
+		return 0, 0, false, err
+	}
+	ks = len(t.names)
+	switch k := k.(type) {
+	case int64:
+		t.names = strconv.AppendInt(t.names, k, 10)
+	case uint64:
+		t.names = strconv.AppendUint(t.names, k, 10)
+	case nil:
+		t.names = append(t.names, "null"...)
+	default:
+		t.names = fmt.Append(t.names, k)
+	}
+	return ks, len(t.names), true, nil
+}
+
+func (t *Transcoder) key(e *entry) []byte {
+	if e.named {
+		return t.names[e.ks:e.ke]
+	}
+	return t.raw[e.ks:e.ke]
+}
+
+// IsMap reports whether the loaded value is a map.
+func (t *Transcoder) IsMap() bool {
+	return len(t.raw) > 0 && len(t.ents) > 0 && isMapByte(t.raw[0])
+}
+
+func isMapByte(c byte) bool {
+	return c&0xf0 == 0x80 || c == 0xde || c == 0xdf
+}
+
+// Field returns the raw MessagePack bytes of the value under key in the loaded
+// map (the last one when the key repeats, as in ox.Decode's map), or nil when
+// the loaded value is not a map or has no such key. They can be decoded with
+// ox.Decode.
+func (t *Transcoder) Field(key string) []byte {
+	if !t.IsMap() {
+		return nil
+	}
+	var v []byte
+	for i := range t.ents[0].val {
+		if e := &t.ents[1+i]; string(t.key(e)) == key {
+			v = t.raw[e.val:e.end]
+		}
+	}
+	return v
+}
+
+// Member is an object member given as JSON, for Transcoder.Append.
+type Member struct {
+	Key   string
+	Value []byte // one JSON value, written as it is
+}
+
+// Append appends the loaded value to dst as JSON written as opts say. When the
+// value is a map, the lead members are written first in it, in their order,
+// and the map's own keys of the same names are left out; otherwise lead is
+// ignored. Append writes nothing when nothing is loaded (Load failed).
+func (t *Transcoder) Append(dst []byte, opts Options, lead ...Member) []byte {
+	if t.raw == nil {
+		return dst
+	}
+	dst, _, _ = t.append(dst, 0, 0, 0, &opts, lead)
+	return dst
+}
+
+// AppendMsgpack appends the MessagePack value raw holds to dst as JSON written
+// as opts say: the same JSON as AppendValue writes for what ox.Decode makes of
+// raw, without building that value. Input ox.Decode refuses gives an error.
+// Transcoding many values with one Transcoder allocates less.
+func AppendMsgpack(dst, raw []byte, opts Options) ([]byte, error) {
+	var t Transcoder
+	if err := t.Load(raw); err != nil {
+		return dst, err
+	}
+	return t.Append(dst, opts), nil
+}
+
+// append writes the value at raw[pos:] at nesting level; ix is the index in
+// t.ents of the maps in that value. It returns the offsets just past the value
+// and past its maps' entries.
+func (t *Transcoder) append(dst []byte, pos, ix, level int, o *Options, lead []Member) ([]byte, int, int) {
+	raw := t.raw
+	h, _ := readHeader(raw[pos:]) // Load checked everything.
+	start := pos
+	pos += h.size
+	switch h.kind {
+	case kNil:
+		return append(dst, "null"...), pos, ix
+	case kBool:
+		return strconv.AppendBool(dst, raw[start] == 0xc3), pos, ix
+	case kUint:
+		if h.n == 0 {
+			return strconv.AppendUint(dst, uint64(raw[start]), 10), pos, ix
+		}
+		return strconv.AppendUint(dst, readUint(raw[pos:pos+h.n]), 10), pos + h.n, ix
+	case kInt:
+		var n int64
+		switch u := readUint(raw[pos : pos+h.n]); h.n {
+		case 0:
+			n = int64(int8(raw[start]))
+		case 1:
+			n = int64(int8(u))
+		case 2:
+			n = int64(int16(u))
+		case 4:
+			n = int64(int32(u))
+		default:
+			n = int64(u)
+		}
+		return strconv.AppendInt(dst, n, 10), pos + h.n, ix
+	case kFloat32:
+		f := float64(math.Float32frombits(uint32(readUint(raw[pos : pos+4]))))
+		return appendFloat(dst, f, o), pos + 4, ix
+	case kFloat64:
+		return appendFloat(dst, math.Float64frombits(readUint(raw[pos:pos+8])), o), pos + 8, ix
+	case kStr:
+		return appendString(dst, raw[pos:pos+h.n]), pos + h.n, ix
+	case kBin:
+		return appendBin(dst, raw[pos:pos+h.n]), pos + h.n, ix
+	case kExt:
+		data := raw[pos : pos+h.n]
+		if h.ext == -1 {
+			if ts, ok := timestamp(data); ok {
+				return appendTime(dst, ts), pos + h.n, ix
+			}
+		}
+		return appendExt(dst, h.ext, data, o, level), pos + h.n, ix
+	case kArray:
+		if h.n == 0 {
+			return append(dst, "[]"...), pos, ix
+		}
+		dst = append(dst, '[')
+		for i := range h.n {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = newline(dst, o.Indent, level+1)
+			dst, pos, ix = t.append(dst, pos, ix, level+1, o, nil)
+		}
+		dst = newline(dst, o.Indent, level)
+		return append(dst, ']'), pos, ix
+	}
+	// A map.
+	hdr := t.ents[ix]
+	members := t.ents[ix+1 : ix+1+hdr.val]
+	t.sort(members)
+	// Of equal keys the last one wins; lead members win over all.
+	n := 0
+	for i := range members {
+		e := &members[i]
+		k := t.key(e)
+		e.written = !(i+1 < len(members) && bytes.Equal(k, t.key(&members[i+1])))
+		for j := 0; j < len(lead) && e.written; j++ {
+			e.written = string(k) != lead[j].Key
+		}
+		if e.written {
+			n++
+		}
+	}
+	if n+len(lead) == 0 {
+		return append(dst, "{}"...), hdr.end, hdr.sub
+	}
+	dst = append(dst, '{')
+	for i, m := range lead {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendKey(dst, m.Key, o.Indent, level+1)
+		dst = append(dst, m.Value...)
+	}
+	sep := len(lead) > 0
+	for i := range members {
+		e := &members[i]
+		if !e.written {
+			continue
+		}
+		if sep {
+			dst = append(dst, ',')
+		}
+		sep = true
+		dst = appendKey(dst, t.key(e), o.Indent, level+1)
+		dst, _, _ = t.append(dst, e.val, e.sub, level+1, o, nil)
+	}
+	dst = newline(dst, o.Indent, level)
+	return append(dst, '}'), hdr.end, hdr.sub
+}
+
+// sort sorts a map's members by key, keeping the order of equal keys.
+func (t *Transcoder) sort(members []entry) {
+	if len(members) > 12 {
+		slices.SortStableFunc(members, func(a, b entry) int {
+			return bytes.Compare(t.key(&a), t.key(&b))
+		})
+		return
+	}
+	// Events have few keys: an insertion sort that compares in place is
+	// faster.
+	for i := 1; i < len(members); i++ {
+		for j := i; j > 0 && bytes.Compare(t.key(&members[j-1]), t.key(&members[j])) > 0; j-- {
+			members[j-1], members[j] = members[j], members[j-1]
+		}
+	}
+}
+
+// Number returns the number held by the MessagePack int, uint or float at the
+// start of raw (as Transcoder.Field returns it), as a float64; ok is false for
+// any other value.
+func Number(raw []byte) (f float64, ok bool) {
+	h, err := readHeader(raw)
+	if err != nil || len(raw) < h.size+h.payload() {
+		return 0, false
+	}
+	b := raw[h.size : h.size+h.payload()]
+	switch h.kind {
+	case kUint:
+		if h.n == 0 {
+			return float64(raw[0]), true
+		}
+		return float64(readUint(b)), true
+	case kInt:
+		switch u := readUint(b); h.n {
+		case 0:
+			return float64(int8(raw[0])), true
+		case 1:
+			return float64(int8(u)), true
+		case 2:
+			return float64(int16(u)), true
+		case 4:
+			return float64(int32(u)), true
+		default:
+			return float64(int64(u)), true
+		}
+	case kFloat32:
+		return float64(math.Float32frombits(uint32(readUint(b)))), true
+	case kFloat64:
+		return math.Float64frombits(readUint(b)), true
+	}
+	return 0, false
+}
+
+// Text returns the bytes of the MessagePack str or bin at the start of raw; ok
+// is false for any other value.
+func Text(raw []byte) (b []byte, ok bool) {
+	h, err := readHeader(raw)
+	if err != nil || (h.kind != kStr && h.kind != kBin) || len(raw) < h.size+h.n {
+		return nil, false
+	}
+	return raw[h.size : h.size+h.n], true
+}
+
+func readUint(b []byte) uint64 {
+	var u uint64
+	for _, c := range b {
+		u = u<<8 | uint64(c)
+	}
+	return u
+}
+
+// timestamp decodes the MessagePack timestamp extension (type -1), as ox.Decode does.
+func timestamp(b []byte) (time.Time, bool) {
+	switch len(b) {
+	case 4:
+		return time.Unix(int64(binary.BigEndian.Uint32(b)), 0).UTC(), true
+	case 8:
+		v := binary.BigEndian.Uint64(b)
+		return time.Unix(int64(v&0x3ffffffff), int64(v>>34)).UTC(), true
+	case 12:
+		ns := binary.BigEndian.Uint32(b[:4])
+		return time.Unix(int64(binary.BigEndian.Uint64(b[4:])), int64(ns)).UTC(), true
+	}
+	return time.Time{}, false
+}
+
+// header describes the value that starts at some offset: for strings, binaries
+// and extensions, n is the payload length; for numbers the bytes after the type
+// byte; for arrays and maps the element count.
+type header struct {
+	kind byte // one of the k* constants
+	size int  // bytes taken by the header itself
+	n    int
+	ext  int8
+}
+
+const (
+	kNil byte = iota
+	kBool
+	kInt
+	kUint
+	kFloat32
+	kFloat64
+	kStr
+	kBin
+	kExt
+	kArray
+	kMap
+)
+
+var errInvalid = errors.New("evjson: invalid MessagePack")
+
+// readHeader decodes the header at b[0:]. It reports ox.ErrTruncated when b is
+// too short for the header; it does not check that the payload is present.
+func readHeader(b []byte) (header, error) {
+	if len(b) == 0 {
+		return header{}, ox.ErrTruncated
+	}
+	c := b[0]
+	switch {
+	case c <= 0x7f:
+		return header{kind: kUint, size: 1}, nil
+	case c <= 0x8f:
+		return header{kind: kMap, size: 1, n: int(c & 0x0f)}, nil
+	case c <= 0x9f:
+		return header{kind: kArray, size: 1, n: int(c & 0x0f)}, nil
+	case c <= 0xbf:
+		return header{kind: kStr, size: 1, n: int(c & 0x1f)}, nil
+	case c >= 0xe0:
+		return header{kind: kInt, size: 1}, nil
+	}
+	// Length fields: 1, 2 or 4 bytes after the type byte.
+	length := func(k int) (int, bool) {
+		if len(b) < 1+k {
+			return 0, false
+		}
+		return int(readUint(b[1 : 1+k])), true
+	}
+	switch c {
+	case 0xc0:
+		return header{kind: kNil, size: 1}, nil
+	case 0xc2, 0xc3:
+		return header{kind: kBool, size: 1}, nil
+	case 0xc4, 0xc5, 0xc6, 0xd9, 0xda, 0xdb: // bin 8/16/32, str 8/16/32
+		kind, k := kBin, 1<<(c-0xc4)
+		if c >= 0xd9 {
+			kind, k = kStr, 1<<(c-0xd9)
+		}
+		n, ok := length(k)
+		if !ok {
+			return header{}, ox.ErrTruncated
+		}
+		return header{kind: kind, size: 1 + k, n: n}, nil
+	case 0xc7, 0xc8, 0xc9: // ext 8/16/32: length, then type
+		k := 1 << (c - 0xc7)
+		n, ok := length(k)
+		if !ok || len(b) < 2+k {
+			return header{}, ox.ErrTruncated
+		}
+		return header{kind: kExt, size: 2 + k, n: n, ext: int8(b[1+k])}, nil
+	case 0xca:
+		return header{kind: kFloat32, size: 1, n: 4}, nil
+	case 0xcb:
+		return header{kind: kFloat64, size: 1, n: 8}, nil
+	case 0xcc, 0xcd, 0xce, 0xcf:
+		return header{kind: kUint, size: 1, n: 1 << (c - 0xcc)}, nil
+	case 0xd0, 0xd1, 0xd2, 0xd3:
+		return header{kind: kInt, size: 1, n: 1 << (c - 0xd0)}, nil
+	case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8: // fixext 1, 2, 4, 8, 16
+		if len(b) < 2 {
+			return header{}, ox.ErrTruncated
+		}
+		return header{kind: kExt, size: 2, n: 1 << (c - 0xd4), ext: int8(b[1])}, nil
+	case 0xdc, 0xdd, 0xde, 0xdf: // array 16/32, map 16/32
+		kind, k := kArray, 2<<(c&1)
+		if c >= 0xde {
+			kind = kMap
+		}
+		n, ok := length(k)
+		if !ok {
+			return header{}, ox.ErrTruncated
+		}
+		return header{kind: kind, size: 1 + k, n: n}, nil
+	}
+	return header{}, fmt.Errorf("%w: type byte 0x%02x", errInvalid, c)
+}
+
+// payload reports how many bytes follow the header for scalar kinds.
+func (h header) payload() int {
+	switch h.kind {
+	case kArray, kMap, kNil, kBool:
+		return 0
+	}
+	return h.n
+}
