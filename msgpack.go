@@ -1,12 +1,11 @@
 package ox
 
 import (
-	"encoding/binary"
-	"errors"
+	"github.com/blueox/ox/internal/msgp"
+
 	"fmt"
 	"math"
 	"strconv"
-	"time"
 )
 
 // This file holds a small MessagePack codec written for untrusted input: it never
@@ -15,7 +14,7 @@ import (
 // "wait for more bytes" from "corrupt".
 
 // ErrTruncated reports input that ends inside a MessagePack value.
-var ErrTruncated = errors.New("ox: truncated MessagePack value")
+var ErrTruncated = msgp.ErrTruncated
 
 // maxDepth bounds the nesting Decode accepts; deeper input is rejected rather than
 // risking the stack.
@@ -27,150 +26,6 @@ type Ext struct {
 	Data []byte
 }
 
-// header describes the value that starts at some offset: for strings, binaries and
-// extensions, n is the payload length; for arrays and maps the element count.
-type header struct {
-	kind byte // one of the k* constants
-	size int  // bytes taken by the header itself
-	n    int  // payload length or element count
-	ext  int8
-}
-
-const (
-	kNil byte = iota
-	kBool
-	kInt
-	kUint
-	kFloat32
-	kFloat64
-	kStr
-	kBin
-	kExt
-	kArray
-	kMap
-)
-
-// readHeader decodes the header at b[0:]. It reports ErrTruncated when b is too short
-// for the header; it does not check that the payload is present.
-func readHeader(b []byte) (header, error) {
-	if len(b) == 0 {
-		return header{}, ErrTruncated
-	}
-	c := b[0]
-	switch {
-	case c <= 0x7f:
-		return header{kind: kUint, size: 1}, nil
-	case c <= 0x8f:
-		return header{kind: kMap, size: 1, n: int(c & 0x0f)}, nil
-	case c <= 0x9f:
-		return header{kind: kArray, size: 1, n: int(c & 0x0f)}, nil
-	case c <= 0xbf:
-		return header{kind: kStr, size: 1, n: int(c & 0x1f)}, nil
-	case c >= 0xe0:
-		return header{kind: kInt, size: 1}, nil
-	}
-	need := func(k int) error {
-		if len(b) < 1+k {
-			return ErrTruncated
-		}
-		return nil
-	}
-	u8 := func() int { return int(b[1]) }
-	u16 := func() int { return int(binary.BigEndian.Uint16(b[1:3])) }
-	u32 := func() int { return int(binary.BigEndian.Uint32(b[1:5])) }
-	switch c {
-	case 0xc0:
-		return header{kind: kNil, size: 1}, nil
-	case 0xc2, 0xc3:
-		return header{kind: kBool, size: 1}, nil
-	case 0xc4, 0xd9: // bin8, str8
-		if err := need(1); err != nil {
-			return header{}, err
-		}
-		k := kBin
-		if c == 0xd9 {
-			k = kStr
-		}
-		return header{kind: k, size: 2, n: u8()}, nil
-	case 0xc5, 0xda:
-		if err := need(2); err != nil {
-			return header{}, err
-		}
-		k := kBin
-		if c == 0xda {
-			k = kStr
-		}
-		return header{kind: k, size: 3, n: u16()}, nil
-	case 0xc6, 0xdb:
-		if err := need(4); err != nil {
-			return header{}, err
-		}
-		k := kBin
-		if c == 0xdb {
-			k = kStr
-		}
-		return header{kind: k, size: 5, n: u32()}, nil
-	case 0xc7:
-		if err := need(2); err != nil {
-			return header{}, err
-		}
-		return header{kind: kExt, size: 3, n: u8(), ext: int8(b[2])}, nil
-	case 0xc8:
-		if err := need(3); err != nil {
-			return header{}, err
-		}
-		return header{kind: kExt, size: 4, n: u16(), ext: int8(b[3])}, nil
-	case 0xc9:
-		if err := need(5); err != nil {
-			return header{}, err
-		}
-		return header{kind: kExt, size: 6, n: u32(), ext: int8(b[5])}, nil
-	case 0xca:
-		return header{kind: kFloat32, size: 1, n: 4}, nil
-	case 0xcb:
-		return header{kind: kFloat64, size: 1, n: 8}, nil
-	case 0xcc, 0xcd, 0xce, 0xcf:
-		return header{kind: kUint, size: 1, n: 1 << (c - 0xcc)}, nil
-	case 0xd0, 0xd1, 0xd2, 0xd3:
-		return header{kind: kInt, size: 1, n: 1 << (c - 0xd0)}, nil
-	case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8: // fixext 1, 2, 4, 8, 16
-		if err := need(1); err != nil {
-			return header{}, err
-		}
-		return header{kind: kExt, size: 2, n: 1 << (c - 0xd4), ext: int8(b[1])}, nil
-	case 0xdc:
-		if err := need(2); err != nil {
-			return header{}, err
-		}
-		return header{kind: kArray, size: 3, n: u16()}, nil
-	case 0xdd:
-		if err := need(4); err != nil {
-			return header{}, err
-		}
-		return header{kind: kArray, size: 5, n: u32()}, nil
-	case 0xde:
-		if err := need(2); err != nil {
-			return header{}, err
-		}
-		return header{kind: kMap, size: 3, n: u16()}, nil
-	case 0xdf:
-		if err := need(4); err != nil {
-			return header{}, err
-		}
-		return header{kind: kMap, size: 5, n: u32()}, nil
-	}
-	return header{}, fmt.Errorf("ox: invalid MessagePack type byte 0x%02x", c)
-}
-
-// payload reports how many bytes follow the header for scalar kinds.
-func (h header) payload() int {
-	switch h.kind {
-	case kArray, kMap, kNil, kBool:
-		return 0
-	}
-	return h.n
-}
-
 // ValueLen returns the length in bytes of the first MessagePack value in b. It
 // returns ErrTruncated when b ends inside the value, and another error when the
 // bytes are not MessagePack. It runs in time linear in the bytes it reads and
@@ -179,16 +34,16 @@ func ValueLen(b []byte) (int, error) {
 	pos := 0
 	pending := 1 // values still to skip
 	for pending > 0 {
-		h, err := readHeader(b[pos:])
+		h, err := msgp.ReadHeader(b[pos:])
 		if err != nil {
 			return 0, err
 		}
 		pending--
-		switch h.kind {
-		case kArray:
-			pending += h.n
-		case kMap:
-			pending += 2 * h.n
+		switch h.Kind {
+		case msgp.Array:
+			pending += h.N
+		case msgp.Map:
+			pending += 2 * h.N
 		}
 		// Every pending value takes at least one byte: a count beyond what is left
 		// can only be a cut-off (or lying) header, and capping it keeps the
@@ -196,7 +51,7 @@ func ValueLen(b []byte) (int, error) {
 		if pending > len(b)-pos {
 			return 0, ErrTruncated
 		}
-		pos += h.size + h.payload()
+		pos += h.Size + h.Payload()
 		if pos > len(b) {
 			return 0, ErrTruncated
 		}
@@ -230,36 +85,36 @@ func (d *decoder) value(depth int) (any, error) {
 	if depth > maxDepth {
 		return nil, fmt.Errorf("ox: MessagePack nested deeper than %d", maxDepth)
 	}
-	h, err := readHeader(d.b[d.pos:])
+	h, err := msgp.ReadHeader(d.b[d.pos:])
 	if err != nil {
 		return nil, err
 	}
 	start := d.pos
-	d.pos += h.size
+	d.pos += h.Size
 	rest := len(d.b) - d.pos
-	if p := h.payload(); p > rest {
+	if p := h.Payload(); p > rest {
 		return nil, ErrTruncated
 	}
-	switch h.kind {
-	case kNil:
+	switch h.Kind {
+	case msgp.Nil:
 		return nil, nil
-	case kBool:
+	case msgp.Bool:
 		return d.b[start] == 0xc3, nil
-	case kUint:
-		if h.n == 0 {
+	case msgp.Uint:
+		if h.N == 0 {
 			return int64(d.b[start]), nil
 		}
-		u := d.uint(h.n)
+		u := d.uint(h.N)
 		if u > math.MaxInt64 {
 			return u, nil
 		}
 		return int64(u), nil
-	case kInt:
-		if h.n == 0 {
+	case msgp.Int:
+		if h.N == 0 {
 			return int64(int8(d.b[start])), nil
 		}
-		u := d.uint(h.n)
-		switch h.n {
+		u := d.uint(h.N)
+		switch h.N {
 		case 1:
 			return int64(int8(u)), nil
 		case 2:
@@ -268,45 +123,45 @@ func (d *decoder) value(depth int) (any, error) {
 			return int64(int32(u)), nil
 		}
 		return int64(u), nil
-	case kFloat32:
+	case msgp.Float32:
 		return float64(math.Float32frombits(uint32(d.uint(4)))), nil
-	case kFloat64:
+	case msgp.Float64:
 		return math.Float64frombits(d.uint(8)), nil
-	case kStr:
-		s := string(d.b[d.pos : d.pos+h.n])
-		d.pos += h.n
+	case msgp.Str:
+		s := string(d.b[d.pos : d.pos+h.N])
+		d.pos += h.N
 		return s, nil
-	case kBin:
-		out := make([]byte, h.n)
+	case msgp.Bin:
+		out := make([]byte, h.N)
 		copy(out, d.b[d.pos:])
-		d.pos += h.n
+		d.pos += h.N
 		return out, nil
-	case kExt:
-		data := d.b[d.pos : d.pos+h.n]
-		d.pos += h.n
-		if h.ext == -1 {
-			if t, ok := decodeTimestamp(data); ok {
+	case msgp.Ext:
+		data := d.b[d.pos : d.pos+h.N]
+		d.pos += h.N
+		if h.Ext == -1 {
+			if t, ok := msgp.Timestamp(data); ok {
 				return t, nil
 			}
 		}
-		return Ext{Type: h.ext, Data: append([]byte(nil), data...)}, nil
-	case kArray:
-		if h.n > rest {
+		return Ext{Type: h.Ext, Data: append([]byte(nil), data...)}, nil
+	case msgp.Array:
+		if h.N > rest {
 			return nil, ErrTruncated
 		}
-		out := make([]any, h.n)
+		out := make([]any, h.N)
 		for i := range out {
 			if out[i], err = d.value(depth + 1); err != nil {
 				return nil, err
 			}
 		}
 		return out, nil
-	case kMap:
-		if 2*h.n > rest {
+	case msgp.Map:
+		if 2*h.N > rest {
 			return nil, ErrTruncated
 		}
-		out := make(map[string]any, h.n)
-		for i := 0; i < h.n; i++ {
+		out := make(map[string]any, h.N)
+		for i := 0; i < h.N; i++ {
 			k, err := d.value(depth + 1)
 			if err != nil {
 				return nil, err
@@ -346,18 +201,4 @@ func keyString(k any) string {
 		return "null"
 	}
 	return fmt.Sprint(k)
-}
-
-func decodeTimestamp(b []byte) (time.Time, bool) {
-	switch len(b) {
-	case 4:
-		return time.Unix(int64(binary.BigEndian.Uint32(b)), 0).UTC(), true
-	case 8:
-		v := binary.BigEndian.Uint64(b)
-		return time.Unix(int64(v&0x3ffffffff), int64(v>>34)).UTC(), true
-	case 12:
-		ns := binary.BigEndian.Uint32(b[:4])
-		return time.Unix(int64(binary.BigEndian.Uint64(b[4:])), int64(ns)).UTC(), true
-	}
-	return time.Time{}, false
 }

@@ -1,14 +1,13 @@
 package evjson
 
 import (
+	"github.com/blueox/ox/internal/msgp"
+
 	"bytes"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/blueox/ox"
 )
@@ -79,30 +78,30 @@ func (t *Transcoder) index(pos, depth int, record bool) (int, error) {
 	if depth > maxDepth {
 		return 0, fmt.Errorf("evjson: MessagePack nested deeper than %d", maxDepth)
 	}
-	h, err := readHeader(t.raw[pos:])
+	h, err := msgp.ReadHeader(t.raw[pos:])
 	if err != nil {
 		return 0, err
 	}
-	pos += h.size
+	pos += h.Size
 	rest := len(t.raw) - pos
-	switch h.kind {
-	case kArray:
+	switch h.Kind {
+	case msgp.Array:
 		// Every element takes at least one byte.
-		if h.n > rest {
+		if h.N > rest {
 			return 0, ox.ErrTruncated
 		}
-		for range h.n {
+		for range h.N {
 			if pos, err = t.index(pos, depth+1, record); err != nil {
 				return 0, err
 			}
 		}
 		return pos, nil
-	case kMap:
-		if 2*h.n > rest {
+	case msgp.Map:
+		if 2*h.N > rest {
 			return 0, ox.ErrTruncated
 		}
 		if !record {
-			for range 2 * h.n {
+			for range 2 * h.N {
 				if pos, err = t.index(pos, depth+1, false); err != nil {
 					return 0, err
 				}
@@ -110,8 +109,8 @@ func (t *Transcoder) index(pos, depth int, record bool) (int, error) {
 			return pos, nil
 		}
 		base := len(t.ents)
-		t.ents = slices.Grow(t.ents, h.n+1)[:base+h.n+1]
-		for i := range h.n {
+		t.ents = slices.Grow(t.ents, h.N+1)[:base+h.N+1]
+		for i := range h.N {
 			var e entry
 			if pos < len(t.raw) && t.raw[pos]&0xe0 == 0xa0 && depth < maxDepth { // fixstr, the usual key
 				c := t.raw[pos]
@@ -135,25 +134,25 @@ func (t *Transcoder) index(pos, depth int, record bool) (int, error) {
 			t.ents[base+1+i] = e
 			pos = e.end
 		}
-		t.ents[base] = entry{val: h.n, end: pos, sub: len(t.ents)}
+		t.ents[base] = entry{val: h.N, end: pos, sub: len(t.ents)}
 		return pos, nil
 	}
-	if h.payload() > rest {
+	if h.Payload() > rest {
 		return 0, ox.ErrTruncated
 	}
-	return pos + h.payload(), nil
+	return pos + h.Payload(), nil
 }
 
 // keyText locates the text of the key raw[start:end] as ox.Decode makes it:
 // the bytes of a str or bin, else the string ox.Decode stringifies the key to,
 // kept in t.names.
 func (t *Transcoder) keyText(start, end int) (ks, ke int, named bool, err error) {
-	h, err := readHeader(t.raw[start:end])
+	h, err := msgp.ReadHeader(t.raw[start:end])
 	if err != nil {
 		return 0, 0, false, err
 	}
-	if h.kind == kStr || h.kind == kBin {
-		return start + h.size, end, false, nil
+	if h.Kind == msgp.Str || h.Kind == msgp.Bin {
+		return start + h.Size, end, false, nil
 	}
 	k, err := ox.Decode(t.raw[start:end])
 	if err != nil {
@@ -241,22 +240,22 @@ func AppendMsgpack(dst, raw []byte, opts Options) ([]byte, error) {
 // and past its maps' entries.
 func (t *Transcoder) append(dst []byte, pos, ix, level int, o *Options, lead []Member) ([]byte, int, int) {
 	raw := t.raw
-	h, _ := readHeader(raw[pos:]) // Load checked everything.
+	h, _ := msgp.ReadHeader(raw[pos:]) // Load checked everything.
 	start := pos
-	pos += h.size
-	switch h.kind {
-	case kNil:
+	pos += h.Size
+	switch h.Kind {
+	case msgp.Nil:
 		return append(dst, "null"...), pos, ix
-	case kBool:
+	case msgp.Bool:
 		return strconv.AppendBool(dst, raw[start] == 0xc3), pos, ix
-	case kUint:
-		if h.n == 0 {
+	case msgp.Uint:
+		if h.N == 0 {
 			return strconv.AppendUint(dst, uint64(raw[start]), 10), pos, ix
 		}
-		return strconv.AppendUint(dst, readUint(raw[pos:pos+h.n]), 10), pos + h.n, ix
-	case kInt:
+		return strconv.AppendUint(dst, msgp.ReadUint(raw[pos:pos+h.N]), 10), pos + h.N, ix
+	case msgp.Int:
 		var n int64
-		switch u := readUint(raw[pos : pos+h.n]); h.n {
+		switch u := msgp.ReadUint(raw[pos : pos+h.N]); h.N {
 		case 0:
 			n = int64(int8(raw[start]))
 		case 1:
@@ -268,30 +267,30 @@ func (t *Transcoder) append(dst []byte, pos, ix, level int, o *Options, lead []M
 		default:
 			n = int64(u)
 		}
-		return strconv.AppendInt(dst, n, 10), pos + h.n, ix
-	case kFloat32:
-		f := float64(math.Float32frombits(uint32(readUint(raw[pos : pos+4]))))
+		return strconv.AppendInt(dst, n, 10), pos + h.N, ix
+	case msgp.Float32:
+		f := float64(math.Float32frombits(uint32(msgp.ReadUint(raw[pos : pos+4]))))
 		return appendFloat(dst, f, o), pos + 4, ix
-	case kFloat64:
-		return appendFloat(dst, math.Float64frombits(readUint(raw[pos:pos+8])), o), pos + 8, ix
-	case kStr:
-		return appendString(dst, raw[pos:pos+h.n]), pos + h.n, ix
-	case kBin:
-		return appendBin(dst, raw[pos:pos+h.n]), pos + h.n, ix
-	case kExt:
-		data := raw[pos : pos+h.n]
-		if h.ext == -1 {
-			if ts, ok := timestamp(data); ok {
-				return appendTime(dst, ts), pos + h.n, ix
+	case msgp.Float64:
+		return appendFloat(dst, math.Float64frombits(msgp.ReadUint(raw[pos:pos+8])), o), pos + 8, ix
+	case msgp.Str:
+		return appendString(dst, raw[pos:pos+h.N]), pos + h.N, ix
+	case msgp.Bin:
+		return appendBin(dst, raw[pos:pos+h.N]), pos + h.N, ix
+	case msgp.Ext:
+		data := raw[pos : pos+h.N]
+		if h.Ext == -1 {
+			if ts, ok := msgp.Timestamp(data); ok {
+				return appendTime(dst, ts), pos + h.N, ix
 			}
 		}
-		return appendExt(dst, h.ext, data, o, level), pos + h.n, ix
-	case kArray:
-		if h.n == 0 {
+		return appendExt(dst, h.Ext, data, o, level), pos + h.N, ix
+	case msgp.Array:
+		if h.N == 0 {
 			return append(dst, "[]"...), pos, ix
 		}
 		dst = append(dst, '[')
-		for i := range h.n {
+		for i := range h.N {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
@@ -367,19 +366,19 @@ func (t *Transcoder) sort(members []entry) {
 // start of raw (as Transcoder.Field returns it), as a float64; ok is false for
 // any other value.
 func Number(raw []byte) (f float64, ok bool) {
-	h, err := readHeader(raw)
-	if err != nil || len(raw) < h.size+h.payload() {
+	h, err := msgp.ReadHeader(raw)
+	if err != nil || len(raw) < h.Size+h.Payload() {
 		return 0, false
 	}
-	b := raw[h.size : h.size+h.payload()]
-	switch h.kind {
-	case kUint:
-		if h.n == 0 {
+	b := raw[h.Size : h.Size+h.Payload()]
+	switch h.Kind {
+	case msgp.Uint:
+		if h.N == 0 {
 			return float64(raw[0]), true
 		}
-		return float64(readUint(b)), true
-	case kInt:
-		switch u := readUint(b); h.n {
+		return float64(msgp.ReadUint(b)), true
+	case msgp.Int:
+		switch u := msgp.ReadUint(b); h.N {
 		case 0:
 			return float64(int8(raw[0])), true
 		case 1:
@@ -391,10 +390,10 @@ func Number(raw []byte) (f float64, ok bool) {
 		default:
 			return float64(int64(u)), true
 		}
-	case kFloat32:
-		return float64(math.Float32frombits(uint32(readUint(b)))), true
-	case kFloat64:
-		return math.Float64frombits(readUint(b)), true
+	case msgp.Float32:
+		return float64(math.Float32frombits(uint32(msgp.ReadUint(b)))), true
+	case msgp.Float64:
+		return math.Float64frombits(msgp.ReadUint(b)), true
 	}
 	return 0, false
 }
@@ -402,142 +401,9 @@ func Number(raw []byte) (f float64, ok bool) {
 // Text returns the bytes of the MessagePack str or bin at the start of raw; ok
 // is false for any other value.
 func Text(raw []byte) (b []byte, ok bool) {
-	h, err := readHeader(raw)
-	if err != nil || (h.kind != kStr && h.kind != kBin) || len(raw) < h.size+h.n {
+	h, err := msgp.ReadHeader(raw)
+	if err != nil || (h.Kind != msgp.Str && h.Kind != msgp.Bin) || len(raw) < h.Size+h.N {
 		return nil, false
 	}
-	return raw[h.size : h.size+h.n], true
-}
-
-func readUint(b []byte) uint64 {
-	var u uint64
-	for _, c := range b {
-		u = u<<8 | uint64(c)
-	}
-	return u
-}
-
-// timestamp decodes the MessagePack timestamp extension (type -1), as ox.Decode does.
-func timestamp(b []byte) (time.Time, bool) {
-	switch len(b) {
-	case 4:
-		return time.Unix(int64(binary.BigEndian.Uint32(b)), 0).UTC(), true
-	case 8:
-		v := binary.BigEndian.Uint64(b)
-		return time.Unix(int64(v&0x3ffffffff), int64(v>>34)).UTC(), true
-	case 12:
-		ns := binary.BigEndian.Uint32(b[:4])
-		return time.Unix(int64(binary.BigEndian.Uint64(b[4:])), int64(ns)).UTC(), true
-	}
-	return time.Time{}, false
-}
-
-// header describes the value that starts at some offset: for strings, binaries
-// and extensions, n is the payload length; for numbers the bytes after the type
-// byte; for arrays and maps the element count.
-type header struct {
-	kind byte // one of the k* constants
-	size int  // bytes taken by the header itself
-	n    int
-	ext  int8
-}
-
-const (
-	kNil byte = iota
-	kBool
-	kInt
-	kUint
-	kFloat32
-	kFloat64
-	kStr
-	kBin
-	kExt
-	kArray
-	kMap
-)
-
-var errInvalid = errors.New("evjson: invalid MessagePack")
-
-// readHeader decodes the header at b[0:]. It reports ox.ErrTruncated when b is
-// too short for the header; it does not check that the payload is present.
-func readHeader(b []byte) (header, error) {
-	if len(b) == 0 {
-		return header{}, ox.ErrTruncated
-	}
-	c := b[0]
-	switch {
-	case c <= 0x7f:
-		return header{kind: kUint, size: 1}, nil
-	case c <= 0x8f:
-		return header{kind: kMap, size: 1, n: int(c & 0x0f)}, nil
-	case c <= 0x9f:
-		return header{kind: kArray, size: 1, n: int(c & 0x0f)}, nil
-	case c <= 0xbf:
-		return header{kind: kStr, size: 1, n: int(c & 0x1f)}, nil
-	case c >= 0xe0:
-		return header{kind: kInt, size: 1}, nil
-	}
-	// Length fields: 1, 2 or 4 bytes after the type byte.
-	length := func(k int) (int, bool) {
-		if len(b) < 1+k {
-			return 0, false
-		}
-		return int(readUint(b[1 : 1+k])), true
-	}
-	switch c {
-	case 0xc0:
-		return header{kind: kNil, size: 1}, nil
-	case 0xc2, 0xc3:
-		return header{kind: kBool, size: 1}, nil
-	case 0xc4, 0xc5, 0xc6, 0xd9, 0xda, 0xdb: // bin 8/16/32, str 8/16/32
-		kind, k := kBin, 1<<(c-0xc4)
-		if c >= 0xd9 {
-			kind, k = kStr, 1<<(c-0xd9)
-		}
-		n, ok := length(k)
-		if !ok {
-			return header{}, ox.ErrTruncated
-		}
-		return header{kind: kind, size: 1 + k, n: n}, nil
-	case 0xc7, 0xc8, 0xc9: // ext 8/16/32: length, then type
-		k := 1 << (c - 0xc7)
-		n, ok := length(k)
-		if !ok || len(b) < 2+k {
-			return header{}, ox.ErrTruncated
-		}
-		return header{kind: kExt, size: 2 + k, n: n, ext: int8(b[1+k])}, nil
-	case 0xca:
-		return header{kind: kFloat32, size: 1, n: 4}, nil
-	case 0xcb:
-		return header{kind: kFloat64, size: 1, n: 8}, nil
-	case 0xcc, 0xcd, 0xce, 0xcf:
-		return header{kind: kUint, size: 1, n: 1 << (c - 0xcc)}, nil
-	case 0xd0, 0xd1, 0xd2, 0xd3:
-		return header{kind: kInt, size: 1, n: 1 << (c - 0xd0)}, nil
-	case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8: // fixext 1, 2, 4, 8, 16
-		if len(b) < 2 {
-			return header{}, ox.ErrTruncated
-		}
-		return header{kind: kExt, size: 2, n: 1 << (c - 0xd4), ext: int8(b[1])}, nil
-	case 0xdc, 0xdd, 0xde, 0xdf: // array 16/32, map 16/32
-		kind, k := kArray, 2<<(c&1)
-		if c >= 0xde {
-			kind = kMap
-		}
-		n, ok := length(k)
-		if !ok {
-			return header{}, ox.ErrTruncated
-		}
-		return header{kind: kind, size: 1 + k, n: n}, nil
-	}
-	return header{}, fmt.Errorf("%w: type byte 0x%02x", errInvalid, c)
-}
-
-// payload reports how many bytes follow the header for scalar kinds.
-func (h header) payload() int {
-	switch h.kind {
-	case kArray, kMap, kNil, kBool:
-		return 0
-	}
-	return h.n
+	return raw[h.Size : h.Size+h.N], true
 }
