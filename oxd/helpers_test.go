@@ -23,24 +23,6 @@ import (
 // the files oxd writes at this injected time carry the fixtures' names.
 var fixtureTime = time.Date(2026, 11, 24, 13, 20, 0, 0, time.UTC)
 
-// syncBuffer collects oxd's log output safely across goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // fakeClock is an injectable clock tests move by hand.
 type fakeClock struct {
 	mu sync.Mutex
@@ -65,7 +47,7 @@ type testOxd struct {
 	control string // host:port
 	collect string
 	logPath string
-	out     *syncBuffer
+	out     *testenv.SyncBuffer
 	cancel  context.CancelFunc
 	done    chan error
 }
@@ -83,7 +65,7 @@ func startOxd(t *testing.T, mod func(*options, *daemon)) *testOxd {
 		maxConns:     1024,
 		verbose:      2,
 	}
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	d, err := newDaemon(o, out)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/testenv"
 )
 
 // buildOxd compiles oxd into a temporary directory.
@@ -26,10 +27,10 @@ func buildOxd(t *testing.T) string {
 }
 
 // startProcess runs the oxd binary and waits until its control port answers.
-func startProcess(t *testing.T, bin string, args ...string) (*exec.Cmd, *syncBuffer, string) {
+func startProcess(t *testing.T, bin string, args ...string) (*exec.Cmd, *testenv.SyncBuffer, string) {
 	t.Helper()
 	control := freeAddr(t)
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	cmd := exec.Command(bin, append([]string{"-t", control, "-v"}, args...)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

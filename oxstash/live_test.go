@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -97,7 +95,7 @@ func TestShipsTheLiveStreamIntoVictoriaLogs(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		var stdout, stderr syncBuffer
+		var stdout, stderr testenv.SyncBuffer
 		err := run(ctx, []string{"-H", oxd.controlAddr, "-n", "request*", "--flush-interval", "20ms",
 			"-e", vl.BulkNode("_time_field", "@timestamp", "extra_fields", "run=live"),
 			"-d", t.TempDir() + "/dead"}, strings.NewReader(""), &stdout, &stderr)
@@ -134,22 +132,4 @@ func TestShipsTheLiveStreamIntoVictoriaLogs(t *testing.T) {
 		t.Fatalf("err %v, summary %q", r.err, r.stderr)
 	}
 	checkRows(t, vl.Query(t, query), want)
-}
-
-// syncBuffer is a bytes.Buffer safe to read while run writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

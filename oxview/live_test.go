@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,24 +11,6 @@ import (
 	"github.com/blueox/ox/internal/oxdtest"
 	"github.com/blueox/ox/internal/testenv"
 )
-
-// syncBuffer is an output that a test reads while run writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // marker builds the meta and data frames of an event that shows test progress.
 func marker(t *testing.T, typ, body string) [2][]byte {
@@ -61,7 +41,7 @@ func TestLiveViewFiltersByType(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			out, errOut := &syncBuffer{}, &syncBuffer{}
+			out, errOut := &testenv.SyncBuffer{}, &testenv.SyncBuffer{}
 			done := make(chan error, 1)
 			go func() {
 				done <- run(ctx, []string{"-H", c.controlAddr, "-n", tc.filter}, strings.NewReader(""), out, errOut)
@@ -129,7 +109,7 @@ func TestLiveViewOfARealOxdFollowsItsRestart(t *testing.T) {
 	o := oxdtest.Start(t, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	out, errOut := &syncBuffer{}, &syncBuffer{}
+	out, errOut := &testenv.SyncBuffer{}, &testenv.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-H", o.Control, "-n", "request*", "--reconnect-after", "300ms"},
