@@ -245,8 +245,8 @@ func TestUsageErrors(t *testing.T) {
 			if !errors.As(err, &ue) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want a usage error about %q", err, c.want)
 			}
-			if exitCode(err, io.Discard) != 2 {
-				t.Errorf("exit code %d", exitCode(err, io.Discard))
+			if program.ExitCode(err, io.Discard) != 2 {
+				t.Errorf("exit code %d", program.ExitCode(err, io.Discard))
 			}
 		})
 	}
@@ -271,7 +271,7 @@ func TestFollowSpecNamesTheType(t *testing.T) {
 func TestHelpExplains(t *testing.T) {
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"-h"}, strings.NewReader(""), &out, io.Discard)
-	if exitCode(err, io.Discard) != 0 || !strings.Contains(out.String(), "-F [NAME:]PATH") || !strings.Contains(out.String(), "--state-file") {
+	if program.ExitCode(err, io.Discard) != 0 || !strings.Contains(out.String(), "-F [NAME:]PATH") || !strings.Contains(out.String(), "--state-file") {
 		t.Errorf("help: %v\n%s", err, out.String())
 	}
 }

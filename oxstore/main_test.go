@@ -592,7 +592,7 @@ func TestCommandLine(t *testing.T) {
 			h := newHarness(t, false)
 			err := h.run(tc.args...)
 			var errOut bytes.Buffer
-			if code := exitCode(err, &errOut); code != tc.code {
+			if code := program.ExitCode(err, &errOut); code != tc.code {
 				t.Errorf("exit %d (%v), want %d", code, err, tc.code)
 			}
 			if !strings.Contains(errOut.String(), tc.want) {
