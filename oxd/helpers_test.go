@@ -15,9 +15,17 @@ import (
 	"time"
 
 	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/oxdtest"
 	"github.com/blueox/ox/internal/testenv"
 	"github.com/go-zeromq/zmq4"
 )
+
+// TestMain removes the oxd binary the process tests build (oxdtest.Binary).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	oxdtest.Cleanup()
+	os.Exit(code)
+}
 
 // fixtureTime is when the original captured the fixtures: 2026-11-24 13:xx UTC, so
 // the files oxd writes at this injected time carry the fixtures' names.
