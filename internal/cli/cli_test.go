@@ -90,7 +90,7 @@ func TestIsUsage(t *testing.T) {
 	}
 }
 
-// mainEnv makes the test binary, run again by TestMainProcess, act as a
+// mainEnv makes the test binary, run again by startMain, act as a
 // command built on cli.Main; its value picks the command's behaviour.
 const mainEnv = "OX_CLI_TEST_MAIN"
 
