@@ -36,7 +36,7 @@ func TestLiveViewFiltersByType(t *testing.T) {
 		{"exact", "request.db", []string{"request.db", "request.db"}},
 		{"prefix", "request*", []string{"request.db", "request.cache", "request.db", "request.log", "request.log", "request"}},
 	}
-	c := startCollector(t)
+	c := oxdtest.StartStandIn(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -44,7 +44,7 @@ func TestLiveViewFiltersByType(t *testing.T) {
 			out, errOut := &testenv.SyncBuffer{}, &testenv.SyncBuffer{}
 			done := make(chan error, 1)
 			go func() {
-				done <- run(ctx, []string{"-H", c.controlAddr, "-n", tc.filter}, strings.NewReader(""), out, errOut)
+				done <- run(ctx, []string{"-H", c.Control, "-n", tc.filter}, strings.NewReader(""), out, errOut)
 			}()
 			// A subscription takes a moment to reach the publisher: send a marker
 			// of a matching type until it shows.
@@ -53,14 +53,14 @@ func TestLiveViewFiltersByType(t *testing.T) {
 				if ctx.Err() != nil || i > 200 {
 					t.Fatalf("the live view never showed an event; stderr %q", errOut.String())
 				}
-				c.send(t, marker(t, warm, "warm"))
+				send(t, c, marker(t, warm, "warm"))
 				time.Sleep(50 * time.Millisecond)
 			}
 			for _, f := range testenv.WireFrames(t) {
-				c.send(t, [2][]byte{f.Meta, f.Data})
+				send(t, c, [2][]byte{f.Meta, f.Data})
 			}
-			c.send(t, marker(t, "other", "not shown"))
-			c.send(t, marker(t, warm, "end"))
+			send(t, c, marker(t, "other", "not shown"))
+			send(t, c, marker(t, warm, "end"))
 			for i := 0; !strings.Contains(out.String(), `"marker":"end"`); i++ {
 				if i > 200 {
 					t.Fatalf("the end marker never showed; output %q", out.String())

@@ -1,5 +1,6 @@
 // Package oxdtest runs a real oxd, built from this module, for the end-to-end
-// tests of the tools that talk to it (oxview, oxctl, oxingest, oxstash).
+// tests of the tools that talk to it (oxview, oxctl, oxingest, oxstash), and a
+// stand-in for its control and stream ports.
 package oxdtest
 
 import (
