@@ -41,6 +41,9 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// Usage marks e as a usage error for cli.IsUsage.
+func (usageError) Usage() bool { return true }
+
 // globals are the flags every command accepts.
 type globals struct {
 	host    string

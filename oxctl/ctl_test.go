@@ -185,8 +185,8 @@ func TestStatusAgainstADeadPortFailsInOneLine(t *testing.T) {
 	if !strings.Contains(msg, "no answer from "+addr) || strings.Contains(msg, "\n") {
 		t.Errorf("error %q", msg)
 	}
-	if exitCode(err, io.Discard) != 1 {
-		t.Errorf("exit code %d, want 1", exitCode(err, io.Discard))
+	if program.ExitCode(err, io.Discard) != 1 {
+		t.Errorf("exit code %d, want 1", program.ExitCode(err, io.Discard))
 	}
 }
 
@@ -203,7 +203,7 @@ func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{{"frobnicate"}, {"--nope"}, {"status", "extra"}, {"-H", "h:xx"}, {"--timeout", "0s"}} {
 		_, err := oxctl(t, args...)
 		var ue usageError
-		if !errors.As(err, &ue) || exitCode(err, io.Discard) != 2 {
+		if !errors.As(err, &ue) || program.ExitCode(err, io.Discard) != 2 {
 			t.Errorf("%v: err = %v, want a usage error", args, err)
 		}
 	}
@@ -211,7 +211,7 @@ func TestUsageErrors(t *testing.T) {
 
 func TestHelpListsCommands(t *testing.T) {
 	out, err := oxctl(t, "-h")
-	if exitCode(err, io.Discard) != 0 || !strings.Contains(out, "status") || !strings.Contains(out, "--raw") {
+	if program.ExitCode(err, io.Discard) != 0 || !strings.Contains(out, "status") || !strings.Contains(out, "--raw") {
 		t.Errorf("help: %v\n%s", err, out)
 	}
 }

@@ -114,7 +114,7 @@ func TestForwardRepointsMidStreamLosingNothing(t *testing.T) {
 func TestForwardErrors(t *testing.T) {
 	plain := oxdtest.Start(t, "")
 	_, err := oxctl(t, "-H", plain.Control, "forward", "127.0.0.1:1")
-	if err == nil || !strings.Contains(err.Error(), "spool") || exitCode(err, io.Discard) != 1 {
+	if err == nil || !strings.Contains(err.Error(), "spool") || program.ExitCode(err, io.Discard) != 1 {
 		t.Fatalf("forward on an oxd without a spool: %v", err)
 	}
 	for _, args := range [][]string{{"forward", "a:1", "b:2"}, {"forward", "a:1,,b:2"}, {"forward", "--timeout", "0s", "a:1"}} {

@@ -24,7 +24,7 @@ func BenchmarkCheckMessage(b *testing.B) {
 // BenchmarkLoop is the collection loop writing the fixture events to files, in
 // batches of 256, with no subscriber and no forwarding.
 func BenchmarkLoop(b *testing.B) {
-	w, err := newFileWriter(filepath.Join(b.TempDir(), "logs"), 0, newLogger(&syncBuffer{}, 0))
+	w, err := newFileWriter(filepath.Join(b.TempDir(), "logs"), 0, newLogger(&testenv.SyncBuffer{}, 0))
 	if err != nil {
 		b.Fatal(err)
 	}

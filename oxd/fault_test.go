@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/oxdtest"
 	"github.com/go-zeromq/zmq4"
 )
 
@@ -140,7 +141,7 @@ func TestFaultCentralKilledTwiceMidStream(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault test")
 	}
-	bin := buildOxd(t)
+	bin := oxdtest.Binary(t)
 	logs := filepath.Join(t.TempDir(), "logs")
 	link := freeAddr(t)
 	startCentral := func() *exec.Cmd {
@@ -179,7 +180,7 @@ func TestFaultForwarderKilledAndRestarted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault test")
 	}
-	bin := buildOxd(t)
+	bin := oxdtest.Binary(t)
 	logs := filepath.Join(t.TempDir(), "logs")
 	link := freeAddr(t)
 	central, _, centralCtl := startProcess(t, bin, "-c", freeAddr(t), "-l", logs, "--link", link)
@@ -237,7 +238,7 @@ func TestFaultCentralDownLongerThanMemoryWouldHold(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault test")
 	}
-	bin := buildOxd(t)
+	bin := oxdtest.Binary(t)
 	logs := filepath.Join(t.TempDir(), "logs")
 	link := freeAddr(t)
 	spool := filepath.Join(t.TempDir(), "spool")

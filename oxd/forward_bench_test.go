@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/oxdtest"
 	"github.com/blueox/ox/internal/testenv"
 	"github.com/blueox/ox/oxd/internal/zmtp"
 )
@@ -31,10 +32,7 @@ import (
 //
 // OXD_BENCH_ONLY=plain|spool|deflate runs a single mode.
 func BenchmarkForwarding(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "oxd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := oxdtest.Binary(b)
 	evs := benchFrames(b)
 	type mode struct {
 		name      string

@@ -44,7 +44,7 @@ func TestForwardQueuesWhileTheNextCollectorIsDown(t *testing.T) {
 }
 
 func TestForwardQueueIsBoundedInBytes(t *testing.T) {
-	f := newPushForwarder(freeAddr(t), 1000, newLogger(&syncBuffer{}, 0))
+	f := newPushForwarder(freeAddr(t), 1000, newLogger(&testenv.SyncBuffer{}, 0))
 	meta, data := testEvent(t, "request", 1)
 	accepted := 0
 	for range 100 {

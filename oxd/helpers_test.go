@@ -15,31 +15,21 @@ import (
 	"time"
 
 	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/oxdtest"
 	"github.com/blueox/ox/internal/testenv"
 	"github.com/go-zeromq/zmq4"
 )
 
+// TestMain removes the oxd binary the process tests build (oxdtest.Binary).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	oxdtest.Cleanup()
+	os.Exit(code)
+}
+
 // fixtureTime is when the original captured the fixtures: 2026-11-24 13:xx UTC, so
 // the files oxd writes at this injected time carry the fixtures' names.
 var fixtureTime = time.Date(2026, 11, 24, 13, 20, 0, 0, time.UTC)
-
-// syncBuffer collects oxd's log output safely across goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // fakeClock is an injectable clock tests move by hand.
 type fakeClock struct {
@@ -65,7 +55,7 @@ type testOxd struct {
 	control string // host:port
 	collect string
 	logPath string
-	out     *syncBuffer
+	out     *testenv.SyncBuffer
 	cancel  context.CancelFunc
 	done    chan error
 }
@@ -83,7 +73,7 @@ func startOxd(t *testing.T, mod func(*options, *daemon)) *testOxd {
 		maxConns:     1024,
 		verbose:      2,
 	}
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	d, err := newDaemon(o, out)
 	if err != nil {
 		t.Fatal(err)

@@ -6,31 +6,19 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime/pprof"
-	"syscall"
+
+	"github.com/blueox/ox/internal/cli"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		os.Exit(0)
-	case errors.As(err, new(usageError)):
-		fmt.Fprintln(os.Stderr, "oxd:", err)
-		os.Exit(2)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, err) // run's errors start with "oxd:"
-		os.Exit(1)
-	}
-}
+func main() { program.Main(run) }
+
+// program is how oxd reports a failed run: run's errors, usage errors
+// included, start with "oxd:".
+var program = cli.Command{Name: "oxd", Prefixed: true}
 
 // run is oxd's whole life: parse args, serve until ctx ends or a SHUTDOWN command,
 // then flush and close everything. It returns nil after a clean shutdown.

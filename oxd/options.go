@@ -36,7 +36,10 @@ type options struct {
 // usageError is a command-line mistake: exit status 2.
 type usageError struct{ msg string }
 
-func (e usageError) Error() string { return e.msg }
+func (e usageError) Error() string { return "oxd: " + e.msg }
+
+// Usage marks e as a usage error for cli.IsUsage.
+func (usageError) Usage() bool { return true }
 
 // verbosity counts -v flags: -v, -vv, -v -v.
 type verbosity int

@@ -12,24 +12,15 @@ import (
 	"time"
 
 	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/oxdtest"
+	"github.com/blueox/ox/internal/testenv"
 )
 
-// buildOxd compiles oxd into a temporary directory.
-func buildOxd(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "oxd")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // startProcess runs the oxd binary and waits until its control port answers.
-func startProcess(t *testing.T, bin string, args ...string) (*exec.Cmd, *syncBuffer, string) {
+func startProcess(t *testing.T, bin string, args ...string) (*exec.Cmd, *testenv.SyncBuffer, string) {
 	t.Helper()
 	control := freeAddr(t)
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	cmd := exec.Command(bin, append([]string{"-t", control, "-v"}, args...)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -83,7 +74,7 @@ func waitExit(t *testing.T, cmd *exec.Cmd) int {
 // TestSignalsFlushEverythingAndExitZero sends a burst and signals oxd at once,
 // without waiting for it to catch up: every event sent must be in the file.
 func TestSignalsFlushEverythingAndExitZero(t *testing.T) {
-	bin := buildOxd(t)
+	bin := oxdtest.Binary(t)
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			logs := filepath.Join(t.TempDir(), "logs")
@@ -114,7 +105,7 @@ func TestSignalsFlushEverythingAndExitZero(t *testing.T) {
 }
 
 func TestUsageErrorExitsTwo(t *testing.T) {
-	bin := buildOxd(t)
+	bin := oxdtest.Binary(t)
 	cmd := exec.Command(bin, "--rotate-hours", "24")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -6,12 +6,14 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/blueox/ox/internal/testenv"
 )
 
 func newTestWriter(t *testing.T, rotate int) (*fileWriter, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "logs")
-	w, err := newFileWriter(dir, rotate, newLogger(&syncBuffer{}, 0))
+	w, err := newFileWriter(dir, rotate, newLogger(&testenv.SyncBuffer{}, 0))
 	if err != nil {
 		t.Fatal(err)
 	}

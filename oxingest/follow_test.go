@@ -12,19 +12,20 @@ import (
 	"time"
 
 	"github.com/blueox/ox/internal/oxdtest"
+	"github.com/blueox/ox/internal/testenv"
 )
 
 // runningIngest is oxingest -F running in the background; stop ends it as SIGTERM would.
 type runningIngest struct {
 	cancel context.CancelFunc
 	done   chan error
-	errOut *syncBuffer
+	errOut *testenv.SyncBuffer
 }
 
 func startIngest(t *testing.T, o *oxdtest.Oxd, args ...string) *runningIngest {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	ri := &runningIngest{cancel: cancel, done: make(chan error, 1), errOut: &syncBuffer{}}
+	ri := &runningIngest{cancel: cancel, done: make(chan error, 1), errOut: &testenv.SyncBuffer{}}
 	args = append([]string{"-H", o.Collect, "--poll", "20ms"}, args...)
 	go func() { ri.done <- run(ctx, args, strings.NewReader(""), io.Discard, ri.errOut) }()
 	t.Cleanup(func() { ri.stop(t) })

@@ -63,6 +63,9 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// Usage marks e as a usage error for cli.IsUsage.
+func (usageError) Usage() bool { return true }
+
 type options struct {
 	host         string
 	follow       []followSpec

@@ -11,32 +11,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/blueox/ox"
 	"github.com/blueox/ox/internal/oxdtest"
+	"github.com/blueox/ox/internal/testenv"
 )
-
-// syncBuffer is stderr that a test reads while run writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func startOxd(t *testing.T) *oxdtest.Oxd {
 	t.Helper()
@@ -194,7 +176,7 @@ func TestBackpressureInsteadOfDrops(t *testing.T) {
 		fmt.Fprintf(&in, "%d\n", i)
 	}
 	done := make(chan error, 1)
-	errOut := &syncBuffer{}
+	errOut := &testenv.SyncBuffer{}
 	go func() {
 		done <- run(context.Background(), []string{"-H", o.Collect, "--queue", "10", "bp"}, strings.NewReader(in.String()), io.Discard, errOut)
 	}()
@@ -263,8 +245,8 @@ func TestUsageErrors(t *testing.T) {
 			if !errors.As(err, &ue) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want a usage error about %q", err, c.want)
 			}
-			if exitCode(err, io.Discard) != 2 {
-				t.Errorf("exit code %d", exitCode(err, io.Discard))
+			if program.ExitCode(err, io.Discard) != 2 {
+				t.Errorf("exit code %d", program.ExitCode(err, io.Discard))
 			}
 		})
 	}
@@ -289,7 +271,7 @@ func TestFollowSpecNamesTheType(t *testing.T) {
 func TestHelpExplains(t *testing.T) {
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"-h"}, strings.NewReader(""), &out, io.Discard)
-	if exitCode(err, io.Discard) != 0 || !strings.Contains(out.String(), "-F [NAME:]PATH") || !strings.Contains(out.String(), "--state-file") {
+	if program.ExitCode(err, io.Discard) != 0 || !strings.Contains(out.String(), "-F [NAME:]PATH") || !strings.Contains(out.String(), "--state-file") {
 		t.Errorf("help: %v\n%s", err, out.String())
 	}
 }

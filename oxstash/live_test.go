@@ -1,68 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-zeromq/zmq4"
-
 	"github.com/blueox/ox"
 	"github.com/blueox/ox/esbulk/esbulktest"
+	"github.com/blueox/ox/internal/oxdtest"
 	"github.com/blueox/ox/internal/testenv"
 )
-
-// collectorStandIn is the part of oxd that oxstash talks to in live mode: a real
-// ZeroMQ REP socket answering SOCK_STREAM with the port of a real PUB socket.
-type collectorStandIn struct {
-	controlAddr string
-	pub         zmq4.Socket
-}
-
-func startCollectorStandIn(t *testing.T) *collectorStandIn {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	pub := zmq4.NewPub(ctx)
-	if err := pub.Listen("tcp://127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	rep := zmq4.NewRep(ctx)
-	if err := rep.Listen("tcp://127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); rep.Close(); pub.Close() })
-	streamPort := pub.Addr().(*net.TCPAddr).Port
-	go func() {
-		for {
-			msg, err := rep.Recv()
-			if err != nil {
-				return
-			}
-			reply := map[string]any{"error": "Unknown Command"}
-			if v, err := ox.Decode(msg.Frames[0]); err == nil {
-				if m, ok := v.(map[string]any); ok && m["cmd"] == "SOCK_STREAM" {
-					reply = map[string]any{"port": streamPort}
-				}
-			}
-			b, _ := ox.AppendValue(nil, reply)
-			if rep.Send(zmq4.NewMsg(b)) != nil {
-				return
-			}
-		}
-	}()
-	return &collectorStandIn{controlAddr: rep.Addr().String(), pub: pub}
-}
-
-func (c *collectorStandIn) publish(t *testing.T, typ string, data []byte) {
-	t.Helper()
-	if err := c.pub.Send(zmq4.NewMsgFrom([]byte(typ), data)); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // waitRows polls the store until the query returns at least n rows.
 func waitRows(t *testing.T, vl *esbulktest.VictoriaLogs, query string, n int, each func()) []map[string]string {
@@ -88,7 +36,7 @@ func waitRows(t *testing.T, vl *esbulktest.VictoriaLogs, query string, n int, ea
 // signal ends the run cleanly.
 func TestShipsTheLiveStreamIntoVictoriaLogs(t *testing.T) {
 	vl := esbulktest.StartVictoriaLogs(t)
-	oxd := startCollectorStandIn(t)
+	oxd := oxdtest.StartStandIn(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	type result struct {
@@ -97,8 +45,8 @@ func TestShipsTheLiveStreamIntoVictoriaLogs(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		var stdout, stderr syncBuffer
-		err := run(ctx, []string{"-H", oxd.controlAddr, "-n", "request*", "--flush-interval", "20ms",
+		var stdout, stderr testenv.SyncBuffer
+		err := run(ctx, []string{"-H", oxd.Control, "-n", "request*", "--flush-interval", "20ms",
 			"-e", vl.BulkNode("_time_field", "@timestamp", "extra_fields", "run=live"),
 			"-d", t.TempDir() + "/dead"}, strings.NewReader(""), &stdout, &stderr)
 		done <- result{stderr.String(), err}
@@ -114,14 +62,14 @@ func TestShipsTheLiveStreamIntoVictoriaLogs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		oxd.publish(t, "request.marker", data)
+		oxd.Publish(t, "request.marker", data)
 	}
 	waitRows(t, vl, `type:="request.marker"`, 1, marker)
 
 	var want []testenv.WireFrame
 	for _, wf := range testenv.WireFrames(t) {
 		typ := wf.EventJSON["type"].(string)
-		oxd.publish(t, typ, wf.Data)
+		oxd.Publish(t, typ, wf.Data)
 		if strings.HasPrefix(typ, "request") {
 			want = append(want, wf)
 		}
@@ -134,22 +82,4 @@ func TestShipsTheLiveStreamIntoVictoriaLogs(t *testing.T) {
 		t.Fatalf("err %v, summary %q", r.err, r.stderr)
 	}
 	checkRows(t, vl.Query(t, query), want)
-}
-
-// syncBuffer is a bytes.Buffer safe to read while run writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -76,10 +76,7 @@ func TestLoad(t *testing.T) {
 	if err := os.WriteFile(file, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "oxstash")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildCommand(t, "oxstash")
 	var rates, oxCPU, vlCPU, vlSettled, rss []float64
 	for run := range runs {
 		vl := esbulktest.StartVictoriaLogs(t)

@@ -5,13 +5,10 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"os"
-	"os/signal"
 	"runtime/debug"
-	"syscall"
+
+	"github.com/blueox/ox/internal/cli"
 )
 
 func main() {
@@ -21,23 +18,10 @@ func main() {
 		// of times a second. A higher target costs ~10 MiB and saves ~30% CPU.
 		debug.SetGCPercent(400)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() {
-		// After the first signal oxstash flushes and exits; a second one kills it.
-		<-ctx.Done()
-		stop()
-	}()
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	var u usageError
-	switch {
-	case err == nil:
-	case errors.Is(err, errHelp):
-	case errors.As(err, &u):
-		fmt.Fprintln(os.Stderr, err)
-		fmt.Fprintln(os.Stderr, "run 'oxstash -h' for help")
-		os.Exit(2)
-	default:
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	program.Main(run)
 }
+
+// program is how oxstash reports a failed run: its errors start with
+// "oxstash:", a usage error is followed by a pointer to -h. After the first
+// signal oxstash flushes and exits; a second one kills it.
+var program = cli.Command{Name: "oxstash", Prefixed: true, HelpHint: true, KillOnSecondSignal: true}

@@ -7,9 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/blueox/ox"
 	"github.com/blueox/ox/esbulk/esbulktest"
+	"github.com/blueox/ox/internal/oxdtest"
 	"github.com/blueox/ox/internal/testenv"
 )
 
@@ -31,53 +30,6 @@ func outputFile(t *testing.T, path string) *os.File {
 	}
 	t.Cleanup(func() { f.Close() })
 	return f
-}
-
-// startOxd runs the built oxd on the given ports (and a free stream port), waits
-// until it answers STATUS, and returns a function that stops it with SIGTERM.
-func startOxd(t *testing.T, bin, out, control, collect string) (stop func()) {
-	t.Helper()
-	f := outputFile(t, out)
-	cmd := exec.Command(bin, "-t", control, "-c", collect, "--stream-port", strconv.Itoa(testenv.FreePort(t)))
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cmd.Process.Signal(syscall.SIGTERM)
-			stopped := make(chan struct{})
-			go func() { cmd.Wait(); close(stopped) }()
-			select {
-			case <-stopped:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-stopped
-				t.Error("oxd did not stop on SIGTERM within 10 s")
-			}
-		})
-	}
-	t.Cleanup(func() {
-		stop()
-		if t.Failed() {
-			b, _ := os.ReadFile(out)
-			t.Logf("%s:\n%s", filepath.Base(out), b)
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := ox.Status(ctx, control)
-		cancel()
-		if err == nil {
-			return stop
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("oxd does not answer STATUS: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // pushTo is an application's PUSH socket to a collector.
@@ -134,16 +86,13 @@ func TestShipsFromARealOxdAndStopsOnSIGTERM(t *testing.T) {
 		t.Skip("builds and runs oxd and oxstash")
 	}
 	vl := esbulktest.StartVictoriaLogs(t)
-	oxdBin, oxstashBin := buildCommand(t, "oxd"), buildCommand(t, "oxstash")
-
-	control := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	collect := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	oxstashBin := buildCommand(t, "oxstash")
+	o := oxdtest.Start(t, "")
 	dir := t.TempDir()
-	stopOxd := startOxd(t, oxdBin, filepath.Join(dir, "oxd-1.out"), control, collect)
 
 	stashOut := outputFile(t, filepath.Join(dir, "oxstash.out"))
 	stderr := func() string { b, _ := os.ReadFile(stashOut.Name()); return string(b) }
-	stash := exec.Command(oxstashBin, "-H", control, "-n", "request*", "--flush-interval", "20ms",
+	stash := exec.Command(oxstashBin, "-H", o.Control, "-n", "request*", "--flush-interval", "20ms",
 		"-e", vl.BulkNode("_time_field", "@timestamp", "extra_fields", "run=oxd"),
 		"-d", filepath.Join(dir, "dead"))
 	stash.Stdout, stash.Stderr = stashOut, stashOut
@@ -161,7 +110,7 @@ func TestShipsFromARealOxdAndStopsOnSIGTERM(t *testing.T) {
 		}
 	})
 
-	send := pushTo(t, collect)
+	send := pushTo(t, o.Collect)
 
 	// oxstash misses what oxd publishes before it has subscribed: send a marker
 	// event until one arrives, then the events under test.
@@ -178,9 +127,8 @@ func TestShipsFromARealOxdAndStopsOnSIGTERM(t *testing.T) {
 
 	// oxd restarts on another stream port: oxstash asks the control port again
 	// and carries on.
-	stopOxd()
-	startOxd(t, oxdBin, filepath.Join(dir, "oxd-2.out"), control, collect)
-	send = pushTo(t, collect)
+	o.Restart()
+	send = pushTo(t, o.Collect)
 	began := time.Now()
 	waitRows(t, vl, `run:="oxd" type:="request.marker2"`, 1, marker(t, send, "request.marker2"))
 	t.Logf("events flowed again %v after oxd restarted", time.Since(began).Round(time.Millisecond))
@@ -198,4 +146,10 @@ func TestShipsFromARealOxdAndStopsOnSIGTERM(t *testing.T) {
 		t.Fatalf("summary %q", s)
 	}
 	checkRows(t, vl.Query(t, query), want)
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	oxdtest.Cleanup()
+	os.Exit(code)
 }

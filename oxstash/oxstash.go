@@ -75,6 +75,9 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return "oxstash: " + e.msg }
 
+// Usage marks e as a usage error for cli.IsUsage.
+func (usageError) Usage() bool { return true }
+
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
 type options struct {

@@ -23,7 +23,7 @@ import (
 func mainForMeasurement() int {
 	args := strings.Split(os.Getenv("OXSTORE_ARGS"), "\n")
 	err := run(context.Background(), args, os.Stdin, os.Stdout, os.Stderr)
-	code := exitCode(err, os.Stderr)
+	code := program.ExitCode(err, os.Stderr)
 	if hwm, err := peakRSSKiB(); err == nil {
 		fmt.Fprintf(os.Stderr, "peak-rss-kib %d\n", hwm)
 	}

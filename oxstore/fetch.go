@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/cli"
 )
 
 // timeRange is an inclusive [start, end] span, UTC.
@@ -29,7 +30,7 @@ func parseRange(start, end string, now time.Time) (timeRange, error) {
 	} else {
 		t, _, err := parseWhen(start)
 		if err != nil {
-			return r, fmt.Errorf("%w: --start: %v", errUsage, err)
+			return r, cli.Usagef("--start: %v", err)
 		}
 		r.start = t
 	}
@@ -38,7 +39,7 @@ func parseRange(start, end string, now time.Time) (timeRange, error) {
 	} else {
 		t, dateOnly, err := parseWhen(end)
 		if err != nil {
-			return r, fmt.Errorf("%w: --end: %v", errUsage, err)
+			return r, cli.Usagef("--end: %v", err)
 		}
 		if dateOnly {
 			t = t.Add(24*time.Hour - time.Second)
@@ -46,7 +47,7 @@ func parseRange(start, end string, now time.Time) (timeRange, error) {
 		r.end = t
 	}
 	if r.end.Before(r.start) {
-		return r, fmt.Errorf("%w: --end %s is before --start %s", errUsage, r.end.Format("20060102 15:04"), r.start.Format("20060102 15:04"))
+		return r, cli.Usagef("--end %s is before --start %s", r.end.Format("20060102 15:04"), r.start.Format("20060102 15:04"))
 	}
 	return r, nil
 }
@@ -259,13 +260,13 @@ func parseTypeCommand(a *app, fs *flag.FlagSet, args []string, usage string) (st
 		}
 	}
 	if fs.NArg() > 0 {
-		return "", fmt.Errorf("%w: %s: unexpected arguments %q", errUsage, fs.Name(), fs.Args())
+		return "", cli.Usagef("%s: unexpected arguments %q", fs.Name(), fs.Args())
 	}
 	if typ == "" {
-		return "", fmt.Errorf("%w: %s needs a TYPE (see oxstore %s -h)", errUsage, fs.Name(), fs.Name())
+		return "", cli.Usagef("%s needs a TYPE (see oxstore %s -h)", fs.Name(), fs.Name())
 	}
 	if err := ox.ValidTypeName(typ); err != nil {
-		return "", fmt.Errorf("%w: %v", errUsage, err)
+		return "", cli.Usagef("%v", err)
 	}
 	return typ, nil
 }

@@ -14,38 +14,18 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 	"time"
+
+	"github.com/blueox/ox/internal/cli"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(exitCode(err, os.Stderr))
-}
+func main() { program.Main(run) }
 
-// errUsage marks command-line mistakes (exit status 2); the message has been
-// printed with the usage already, or is in the wrapped text.
-var errUsage = errors.New("usage")
+// program is how oxstore reports a failed run: "oxstore: " before the error.
+var program = cli.Command{Name: "oxstore"}
 
 // errHelp means -h was given and the help has been printed (exit status 0).
 var errHelp = flag.ErrHelp
-
-func exitCode(err error, stderr io.Writer) int {
-	switch {
-	case err == nil, errors.Is(err, errHelp):
-		return 0
-	case errors.Is(err, errUsage):
-		fmt.Fprintln(stderr, "oxstore:", strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
-		return 2
-	default:
-		fmt.Fprintln(stderr, "oxstore:", err)
-		return 1
-	}
-}
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	a := &app{
@@ -114,12 +94,12 @@ func (a *app) run(ctx context.Context, args []string) error {
 			fmt.Fprint(a.stdout, mainUsage)
 			return errHelp
 		}
-		return fmt.Errorf("%w: %v (see oxstore -h)", errUsage, err)
+		return cli.Usagef("%v (see oxstore -h)", err)
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
 		fmt.Fprint(a.stderr, mainUsage)
-		return fmt.Errorf("%w: no command given", errUsage)
+		return cli.Usagef("no command given")
 	}
 	var cmd command
 	switch rest[0] {
@@ -141,7 +121,7 @@ func (a *app) run(ctx context.Context, args []string) error {
 		fmt.Fprint(a.stdout, mainUsage)
 		return nil
 	default:
-		return fmt.Errorf("%w: unknown command %q (see oxstore -h)", errUsage, rest[0])
+		return cli.Usagef("unknown command %q (see oxstore -h)", rest[0])
 	}
 	return cmd.Run(ctx, rest[1:])
 }
@@ -179,7 +159,7 @@ func (a *app) parseFlags(fs *flag.FlagSet, args []string, usage string) error {
 			fmt.Fprint(a.stdout, usage)
 			return errHelp
 		}
-		return fmt.Errorf("%w: %s: %v (see oxstore %s -h)", errUsage, fs.Name(), err, fs.Name())
+		return cli.Usagef("%s: %v (see oxstore %s -h)", fs.Name(), err, fs.Name())
 	}
 	return nil
 }

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,39 +22,13 @@ import (
 	"github.com/blueox/ox/s3sig/miniotest"
 )
 
-// One MinIO serves every test of the package; it starts with the first test
-// that needs it and stops in TestMain.
-var shared struct {
-	once sync.Once
-	srv  *miniotest.Server
-	err  error
-}
-
 func TestMain(m *testing.M) {
 	if os.Getenv("OXSTORE_AS_MAIN") == "1" {
 		os.Exit(mainForMeasurement())
 	}
 	code := m.Run()
-	if shared.srv != nil {
-		shared.srv.Close()
-	}
+	miniotest.CloseShared()
 	os.Exit(code)
-}
-
-func minio(t testing.TB) *miniotest.Server {
-	t.Helper()
-	shared.once.Do(func() {
-		bin, err := miniotest.Find()
-		if err != nil {
-			shared.err = err
-			return
-		}
-		shared.srv, shared.err = miniotest.Start(bin)
-	})
-	if shared.err != nil {
-		testenv.Skip(t, "%v", shared.err)
-	}
-	return shared.srv
 }
 
 // now is the fixed clock of the tests: 2026-11-24 15:00 UTC.
@@ -77,7 +50,7 @@ func newHarness(t testing.TB, s3 bool) *harness {
 	h.env["BLUEOX_LOG_PATH"] = h.logPath
 	h.env["HOME"] = t.TempDir()
 	if s3 {
-		srv := minio(t)
+		srv := miniotest.Shared(t)
 		for k, v := range srv.Env() {
 			h.env[k] = v
 		}
@@ -592,7 +565,7 @@ func TestCommandLine(t *testing.T) {
 			h := newHarness(t, false)
 			err := h.run(tc.args...)
 			var errOut bytes.Buffer
-			if code := exitCode(err, &errOut); code != tc.code {
+			if code := program.ExitCode(err, &errOut); code != tc.code {
 				t.Errorf("exit %d (%v), want %d", code, err, tc.code)
 			}
 			if !strings.Contains(errOut.String(), tc.want) {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/blueox/ox/internal/cli"
 )
 
 const pruneUsage = `usage: oxstore prune [--retain-days N] [options]
@@ -37,10 +39,10 @@ func (c *pruneCmd) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: prune takes no arguments, got %q", errUsage, fs.Args())
+		return cli.Usagef("prune takes no arguments, got %q", fs.Args())
 	}
 	if c.retainDays < 0 {
-		return fmt.Errorf("%w: --retain-days must be 0 or more", errUsage)
+		return cli.Usagef("--retain-days must be 0 or more")
 	}
 	return c.app.withLock(c.g, func() error {
 		dirs, err := oldDateDirs(c.g.logPath, c.app.now(), c.retainDays)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/blueox/ox/internal/cli"
 	"github.com/blueox/ox/s3sig"
 )
 
@@ -31,7 +32,7 @@ var errNotFound = errors.New("not found")
 // openStore returns the store for the --bucket option.
 func (a *app) openStore(g *globals) (store, error) {
 	if g.bucket == "" {
-		return nil, fmt.Errorf("%w: no bucket: give --bucket or set BLUEOX_BUCKET", errUsage)
+		return nil, cli.Usagef("no bucket: give --bucket or set BLUEOX_BUCKET")
 	}
 	if a.newStore != nil {
 		return a.newStore(g.bucket)

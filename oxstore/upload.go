@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/cli"
 )
 
 const uploadUsage = `usage: oxstore upload [--zipped-only] [options]
@@ -42,7 +43,7 @@ func (c *uploadCmd) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: upload takes no arguments, got %q", errUsage, fs.Args())
+		return cli.Usagef("upload takes no arguments, got %q", fs.Args())
 	}
 	st, err := c.app.openStore(c.g)
 	if err != nil {
@@ -167,10 +168,10 @@ func (c *archiveCmd) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: archive takes no arguments, got %q", errUsage, fs.Args())
+		return cli.Usagef("archive takes no arguments, got %q", fs.Args())
 	}
 	if c.retainDays < 0 {
-		return fmt.Errorf("%w: --retain-days must be 0 or more", errUsage)
+		return cli.Usagef("--retain-days must be 0 or more")
 	}
 	st, err := c.app.openStore(c.g)
 	if err != nil {
@@ -284,7 +285,7 @@ func (c *verifyCmd) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: verify takes no arguments, got %q", errUsage, fs.Args())
+		return cli.Usagef("verify takes no arguments, got %q", fs.Args())
 	}
 	st, err := c.app.openStore(c.g)
 	if err != nil {

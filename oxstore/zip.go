@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/blueox/ox/internal/cli"
 )
 
 const zipUsage = `usage: oxstore zip [options]
@@ -38,7 +40,7 @@ func (c *zipCmd) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: zip takes no arguments, got %q", errUsage, fs.Args())
+		return cli.Usagef("zip takes no arguments, got %q", fs.Args())
 	}
 	return c.app.withLock(c.g, func() error {
 		_, err := c.app.zipAll(ctx, c.g)

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,24 +11,6 @@ import (
 	"github.com/blueox/ox/internal/oxdtest"
 	"github.com/blueox/ox/internal/testenv"
 )
-
-// syncBuffer is an output that a test reads while run writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // marker builds the meta and data frames of an event that shows test progress.
 func marker(t *testing.T, typ, body string) [2][]byte {
@@ -56,15 +36,15 @@ func TestLiveViewFiltersByType(t *testing.T) {
 		{"exact", "request.db", []string{"request.db", "request.db"}},
 		{"prefix", "request*", []string{"request.db", "request.cache", "request.db", "request.log", "request.log", "request"}},
 	}
-	c := startCollector(t)
+	c := oxdtest.StartStandIn(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			out, errOut := &syncBuffer{}, &syncBuffer{}
+			out, errOut := &testenv.SyncBuffer{}, &testenv.SyncBuffer{}
 			done := make(chan error, 1)
 			go func() {
-				done <- run(ctx, []string{"-H", c.controlAddr, "-n", tc.filter}, strings.NewReader(""), out, errOut)
+				done <- run(ctx, []string{"-H", c.Control, "-n", tc.filter}, strings.NewReader(""), out, errOut)
 			}()
 			// A subscription takes a moment to reach the publisher: send a marker
 			// of a matching type until it shows.
@@ -73,14 +53,14 @@ func TestLiveViewFiltersByType(t *testing.T) {
 				if ctx.Err() != nil || i > 200 {
 					t.Fatalf("the live view never showed an event; stderr %q", errOut.String())
 				}
-				c.send(t, marker(t, warm, "warm"))
+				send(t, c, marker(t, warm, "warm"))
 				time.Sleep(50 * time.Millisecond)
 			}
 			for _, f := range testenv.WireFrames(t) {
-				c.send(t, [2][]byte{f.Meta, f.Data})
+				send(t, c, [2][]byte{f.Meta, f.Data})
 			}
-			c.send(t, marker(t, "other", "not shown"))
-			c.send(t, marker(t, warm, "end"))
+			send(t, c, marker(t, "other", "not shown"))
+			send(t, c, marker(t, warm, "end"))
 			for i := 0; !strings.Contains(out.String(), `"marker":"end"`); i++ {
 				if i > 200 {
 					t.Fatalf("the end marker never showed; output %q", out.String())
@@ -129,7 +109,7 @@ func TestLiveViewOfARealOxdFollowsItsRestart(t *testing.T) {
 	o := oxdtest.Start(t, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	out, errOut := &syncBuffer{}, &syncBuffer{}
+	out, errOut := &testenv.SyncBuffer{}, &testenv.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-H", o.Control, "-n", "request*", "--reconnect-after", "300ms"},

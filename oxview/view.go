@@ -65,6 +65,9 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// Usage marks e as a usage error for cli.IsUsage.
+func (usageError) Usage() bool { return true }
+
 // maxPending is how many ids --group keeps waiting for their top-level event.
 const maxPending = 1000
 

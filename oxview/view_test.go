@@ -325,8 +325,8 @@ func TestUsageErrors(t *testing.T) {
 			if !errors.As(err, &ue) {
 				t.Fatalf("err = %v, want a usage error", err)
 			}
-			if exitCode(err, io.Discard) != 2 {
-				t.Errorf("exit code %d", exitCode(err, io.Discard))
+			if program.ExitCode(err, io.Discard) != 2 {
+				t.Errorf("exit code %d", program.ExitCode(err, io.Discard))
 			}
 		})
 	}
@@ -334,7 +334,7 @@ func TestUsageErrors(t *testing.T) {
 
 func TestHelpExplains(t *testing.T) {
 	out, _, err := oxview(t, strings.NewReader(""), "-h")
-	if exitCode(err, io.Discard) != 0 {
+	if program.ExitCode(err, io.Discard) != 0 {
 		t.Fatalf("-h: %v", err)
 	}
 	for _, want := range []string{"--type-name", "--pretty", "--group", "gzip"} {

@@ -20,41 +20,15 @@ import (
 	"github.com/blueox/ox/s3sig/miniotest"
 )
 
-// One MinIO serves every test of the package; it starts with the first test
-// that needs it and stops in TestMain.
-var shared struct {
-	once sync.Once
-	srv  *miniotest.Server
-	err  error
-}
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if shared.srv != nil {
-		shared.srv.Close()
-	}
+	miniotest.CloseShared()
 	os.Exit(code)
-}
-
-func minio(t *testing.T) *miniotest.Server {
-	t.Helper()
-	shared.once.Do(func() {
-		bin, err := miniotest.Find()
-		if err != nil {
-			shared.err = err
-			return
-		}
-		shared.srv, shared.err = miniotest.Start(bin)
-	})
-	if shared.err != nil {
-		testenv.Skip(t, "%v", shared.err)
-	}
-	return shared.srv
 }
 
 func minioClient(t *testing.T, edit func(*Config)) *Client {
 	t.Helper()
-	srv := minio(t)
+	srv := miniotest.Shared(t)
 	cfg := Config{
 		Credentials: Credentials{AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey},
 		Endpoint:    srv.Endpoint, RetryBase: time.Millisecond,
@@ -227,7 +201,7 @@ func TestListObjectsV2PagesThroughAPrefix(t *testing.T) {
 
 func TestErrorsSayWhatIsWrong(t *testing.T) {
 	ctx := context.Background()
-	srv := minio(t)
+	srv := miniotest.Shared(t)
 	good := minioClient(t, nil)
 	bucket := newBucket(t, good, "errs-")
 	tests := []struct {

@@ -23,7 +23,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,24 +36,7 @@ type VictoriaLogs struct {
 	// Cmd is the server process (for reading its CPU use, say).
 	Cmd *exec.Cmd
 
-	log *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	log *testenv.SyncBuffer
 }
 
 // StartVictoriaLogs starts VictoriaLogs on a free loopback port with its data in a
@@ -67,7 +49,7 @@ func StartVictoriaLogs(t testing.TB) *VictoriaLogs {
 	var lastErr error
 	for range 3 { // another process may take the free port before the server binds it
 		port := testenv.FreePort(t)
-		v := &VictoriaLogs{URL: "http://127.0.0.1:" + strconv.Itoa(port), log: &lockedBuffer{}}
+		v := &VictoriaLogs{URL: "http://127.0.0.1:" + strconv.Itoa(port), log: &testenv.SyncBuffer{}}
 		v.Cmd = exec.Command(bin,
 			"-httpListenAddr", "127.0.0.1:"+strconv.Itoa(port),
 			"-storageDataPath", filepath.Join(dir, "data-"+strconv.Itoa(port)),

@@ -1,5 +1,6 @@
 // Package oxdtest runs a real oxd, built from this module, for the end-to-end
-// tests of the tools that talk to it (oxview, oxctl, oxingest).
+// tests of the tools that talk to it (oxview, oxctl, oxingest, oxstash), and a
+// stand-in for its control and stream ports.
 package oxdtest
 
 import (
@@ -26,10 +27,11 @@ type Oxd struct {
 	Collect string // collection address, host:port
 	LogPath string // where it writes files ("" for none)
 
-	t    testing.TB
-	cmd  *exec.Cmd
-	out  *bytes.Buffer
-	done chan struct{}
+	t      testing.TB
+	cmd    *exec.Cmd
+	out    *bytes.Buffer // this run's output
+	before string        // the output of the runs before a Restart
+	done   chan struct{}
 }
 
 var (
@@ -67,12 +69,18 @@ func Cleanup() {
 }
 
 // Start runs oxd with files under logPath ("" for none) and waits until its
-// control port answers. It is stopped when the test ends.
+// control port answers. It is stopped when the test ends, and its output
+// logged if the test failed.
 func Start(t testing.TB, logPath string, extra ...string) *Oxd {
 	t.Helper()
 	o := &Oxd{LogPath: logPath, t: t}
 	o.start(true, extra...)
-	t.Cleanup(o.Stop)
+	t.Cleanup(func() {
+		o.Stop()
+		if t.Failed() {
+			t.Logf("oxd output:\n%s", o.Output())
+		}
+	})
 	return o
 }
 
@@ -156,18 +164,19 @@ func (o *Oxd) Stop() {
 	}
 	select {
 	case <-o.done:
-		return
 	default:
+		o.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-o.done:
+		case <-time.After(15 * time.Second):
+			o.cmd.Process.Kill()
+			<-o.done
+			o.t.Errorf("oxd did not stop on SIGTERM")
+		}
 	}
-	o.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-o.done:
-	case <-time.After(15 * time.Second):
-		o.cmd.Process.Kill()
-		<-o.done
-		o.t.Errorf("oxd did not stop on SIGTERM")
-	}
+	o.before += o.out.String()
+	o.out.Reset()
 }
 
-// Output is what oxd logged so far; only read it after Stop.
-func (o *Oxd) Output() string { return o.out.String() }
+// Output is what oxd logged so far, over restarts; only read it after Stop.
+func (o *Oxd) Output() string { return o.before + o.out.String() }
