@@ -1,4 +1,5 @@
-# make test: everything CI checks. Integration tests find their servers in
+# make test: everything CI checks (the race-enabled test run comes last, so its
+# summary closes the output). Integration tests find their servers in
 # OX_TOOLS_BIN, which `make deps` fills (MinIO, VictoriaLogs; Python zmq under CI).
 GO ?= go
 export OX_TOOLS_BIN ?= $(HOME)/.cache/ox-test/bin
@@ -11,7 +12,7 @@ all: build
 build:
 	$(GO) build ./...
 
-test: fmt vet deps unit fuzz
+test: fmt vet deps fuzz unit
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
