@@ -39,6 +39,9 @@ const (
 // 500-document request is tens of KiB; this is a guard against a broken peer).
 const maxResponseBytes = 64 << 20
 
+// maxKeptResponse is the largest response buffer kept for the next request.
+const maxKeptResponse = 1 << 20
+
 // ErrClosed is returned by Add, Flush and Close once the Writer is closed.
 var ErrClosed = errors.New("esbulk: writer closed")
 
@@ -152,8 +155,9 @@ type Writer struct {
 	// guarded by sem
 	buf    []byte
 	items  []item
-	last   int    // size of the previous batch, to size the next buffer
-	action []byte // scratch for an action line
+	last   int          // size of the previous batch, to size the next buffer
+	action []byte       // scratch for an action line
+	resp   bytes.Buffer // the last response body
 	timer  *time.Timer
 	gen    uint64 // bumped when the buffer is taken; stale timers see a new value
 	node   int
@@ -561,7 +565,7 @@ func (w *Writer) do(ctx context.Context, buf []byte, items []item) outcome {
 		return outcome{retry: items, err: fmt.Errorf("esbulk: POST %s: %w", redacted(node), err),
 			permanent: errors.As(err, &certErr)}
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	body, err := w.readResponse(resp.Body)
 	resp.Body.Close()
 	if err != nil {
 		return outcome{retry: items, err: fmt.Errorf("esbulk: POST %s: reading response: %w", redacted(node), err)}
@@ -572,6 +576,11 @@ func (w *Writer) do(ctx context.Context, buf []byte, items []item) outcome {
 		// statuses (bad request, auth, no such endpoint) will not change by retrying.
 		perm := resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500
 		return outcome{retry: items, err: err, status: resp.StatusCode, permanent: perm}
+	}
+	if allIndexed(body, len(items)) {
+		// The usual answer, read without decoding the item list.
+		w.stats.indexed.Add(int64(len(items)))
+		return outcome{}
 	}
 	var r bulkResponse
 	if err := json.Unmarshal(body, &r); err != nil {
@@ -606,6 +615,18 @@ func (w *Writer) do(ctx context.Context, buf []byte, items []item) outcome {
 	}
 	w.stats.indexed.Add(int64(indexed))
 	return out
+}
+
+// readResponse reads a response body into the Writer's response buffer, which
+// is reused from one request to the next; the result is valid until the next
+// call.
+func (w *Writer) readResponse(r io.Reader) ([]byte, error) {
+	if w.resp.Cap() > maxKeptResponse {
+		w.resp = bytes.Buffer{} // do not keep a rare huge response's buffer
+	}
+	w.resp.Reset()
+	_, err := w.resp.ReadFrom(io.LimitReader(r, maxResponseBytes))
+	return w.resp.Bytes(), err
 }
 
 func bulkURL(node *url.URL) string {
