@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -158,10 +159,15 @@ type Writer struct {
 	last   int          // size of the previous batch, to size the next buffer
 	action []byte       // scratch for an action line
 	resp   bytes.Buffer // the last response body
+	spare  []byte       // a sent batch's buffer, free for the next batch
 	timer  *time.Timer
 	gen    uint64 // bumped when the buffer is taken; stale timers see a new value
 	node   int
 	failed int64 // failures since the last Flush returned
+
+	// request bodies the HTTP client has not closed yet: while there are any,
+	// a sent buffer may still be read and is not reused
+	bodies atomic.Int64
 
 	stats struct {
 		added, sent, indexed, retried, failed, bytes, requests atomic.Int64
@@ -323,8 +329,11 @@ func (w *Writer) Add(ctx context.Context, doc Doc) error {
 		w.sendBuffered(ctx)
 	}
 	if w.buf == nil {
-		// Batches are alike: start at the size of the previous one.
-		w.buf = make([]byte, 0, max(w.last+w.last/8, size, 4096))
+		w.buf, w.spare = w.spare, nil
+		if cap(w.buf) < size {
+			// Batches are alike: start at the size of the previous one.
+			w.buf = make([]byte, 0, max(w.last+w.last/8, size, 4096))
+		}
 	}
 	off := len(w.buf)
 	w.buf = append(w.buf, w.action...)
@@ -437,6 +446,13 @@ func (w *Writer) sendBuffered(ctx context.Context) {
 		w.timer.Stop()
 	}
 	w.send(ctx, buf, items)
+	// Keep the buffers for the next batch, unless the HTTP client may still be
+	// reading the request (it closes a request body when it is done with it).
+	if w.bodies.Load() == 0 {
+		w.spare = buf[:0]
+	}
+	clear(items)
+	w.items = items[:0]
 }
 
 // outcome of one bulk request.
@@ -536,10 +552,14 @@ func (w *Writer) do(ctx context.Context, buf []byte, items []item) outcome {
 	node := w.nodes[w.node]
 	rctx, cancel := context.WithTimeout(ctx, w.cfg.RequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, bulkURL(node), bytes.NewReader(buf))
+	reqBody := w.newBody(buf)
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, bulkURL(node), reqBody)
 	if err != nil {
+		reqBody.Close()
 		return outcome{retry: items, err: fmt.Errorf("esbulk: %w", err), permanent: true}
 	}
+	req.ContentLength = int64(len(buf))
+	req.GetBody = func() (io.ReadCloser, error) { return w.newBody(buf), nil }
 	for k, vs := range w.cfg.Header {
 		req.Header[k] = append([]string(nil), vs...)
 	}
@@ -615,6 +635,65 @@ func (w *Writer) do(ctx context.Context, buf []byte, items []item) outcome {
 	}
 	w.stats.indexed.Add(int64(indexed))
 	return out
+}
+
+// requestBody reads a batch buffer as a request body and counts itself among
+// the Writer's open bodies until the HTTP client closes it. Reads after Close
+// fail, and Close waits for a read in progress, so once every body is closed
+// the buffer is no longer read and can be reused.
+type requestBody struct {
+	mu     sync.Mutex
+	b      []byte
+	off    int
+	closed bool
+	open   *atomic.Int64
+}
+
+var errBodyClosed = errors.New("esbulk: request body read after close")
+
+func (w *Writer) newBody(buf []byte) *requestBody {
+	w.bodies.Add(1)
+	return &requestBody{b: buf, open: &w.bodies}
+}
+
+func (r *requestBody) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.closed:
+		return 0, errBodyClosed
+	case r.off >= len(r.b):
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[r.off:])
+	r.off += n
+	return n, nil
+}
+
+// WriteTo writes the rest of the body in one call (the connection's writer
+// would otherwise copy it through a small buffer).
+func (r *requestBody) WriteTo(dst io.Writer) (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return 0, errBodyClosed
+	}
+	n, err := dst.Write(r.b[r.off:])
+	r.off += n
+	if err == nil && r.off < len(r.b) {
+		err = io.ErrShortWrite
+	}
+	return int64(n), err
+}
+
+func (r *requestBody) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.closed {
+		r.closed = true
+		r.open.Add(-1)
+	}
+	return nil
 }
 
 // readResponse reads a response body into the Writer's response buffer, which
