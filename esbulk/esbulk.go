@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -38,6 +39,9 @@ const (
 // maxResponseBytes bounds how much of a bulk response is read (a response to a
 // 500-document request is tens of KiB; this is a guard against a broken peer).
 const maxResponseBytes = 64 << 20
+
+// maxKeptResponse is the largest response buffer kept for the next request.
+const maxKeptResponse = 1 << 20
 
 // ErrClosed is returned by Add, Flush and Close once the Writer is closed.
 var ErrClosed = errors.New("esbulk: writer closed")
@@ -152,12 +156,18 @@ type Writer struct {
 	// guarded by sem
 	buf    []byte
 	items  []item
-	last   int    // size of the previous batch, to size the next buffer
-	action []byte // scratch for an action line
+	last   int          // size of the previous batch, to size the next buffer
+	action []byte       // scratch for an action line
+	resp   bytes.Buffer // the last response body
+	spare  []byte       // a sent batch's buffer, free for the next batch
 	timer  *time.Timer
 	gen    uint64 // bumped when the buffer is taken; stale timers see a new value
 	node   int
 	failed int64 // failures since the last Flush returned
+
+	// request bodies the HTTP client has not closed yet: while there are any,
+	// a sent buffer may still be read and is not reused
+	bodies atomic.Int64
 
 	stats struct {
 		added, sent, indexed, retried, failed, bytes, requests atomic.Int64
@@ -319,8 +329,11 @@ func (w *Writer) Add(ctx context.Context, doc Doc) error {
 		w.sendBuffered(ctx)
 	}
 	if w.buf == nil {
-		// Batches are alike: start at the size of the previous one.
-		w.buf = make([]byte, 0, max(w.last+w.last/8, size, 4096))
+		w.buf, w.spare = w.spare, nil
+		if cap(w.buf) < size {
+			// Batches are alike: start at the size of the previous one.
+			w.buf = make([]byte, 0, max(w.last+w.last/8, size, 4096))
+		}
 	}
 	off := len(w.buf)
 	w.buf = append(w.buf, w.action...)
@@ -433,6 +446,13 @@ func (w *Writer) sendBuffered(ctx context.Context) {
 		w.timer.Stop()
 	}
 	w.send(ctx, buf, items)
+	// Keep the buffers for the next batch, unless the HTTP client may still be
+	// reading the request (it closes a request body when it is done with it).
+	if w.bodies.Load() == 0 {
+		w.spare = buf[:0]
+	}
+	clear(items)
+	w.items = items[:0]
 }
 
 // outcome of one bulk request.
@@ -532,10 +552,14 @@ func (w *Writer) do(ctx context.Context, buf []byte, items []item) outcome {
 	node := w.nodes[w.node]
 	rctx, cancel := context.WithTimeout(ctx, w.cfg.RequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, bulkURL(node), bytes.NewReader(buf))
+	reqBody := w.newBody(buf)
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, bulkURL(node), reqBody)
 	if err != nil {
+		reqBody.Close()
 		return outcome{retry: items, err: fmt.Errorf("esbulk: %w", err), permanent: true}
 	}
+	req.ContentLength = int64(len(buf))
+	req.GetBody = func() (io.ReadCloser, error) { return w.newBody(buf), nil }
 	for k, vs := range w.cfg.Header {
 		req.Header[k] = append([]string(nil), vs...)
 	}
@@ -561,7 +585,7 @@ func (w *Writer) do(ctx context.Context, buf []byte, items []item) outcome {
 		return outcome{retry: items, err: fmt.Errorf("esbulk: POST %s: %w", redacted(node), err),
 			permanent: errors.As(err, &certErr)}
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	body, err := w.readResponse(resp.Body)
 	resp.Body.Close()
 	if err != nil {
 		return outcome{retry: items, err: fmt.Errorf("esbulk: POST %s: reading response: %w", redacted(node), err)}
@@ -572,6 +596,11 @@ func (w *Writer) do(ctx context.Context, buf []byte, items []item) outcome {
 		// statuses (bad request, auth, no such endpoint) will not change by retrying.
 		perm := resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500
 		return outcome{retry: items, err: err, status: resp.StatusCode, permanent: perm}
+	}
+	if allIndexed(body, len(items)) {
+		// The usual answer, read without decoding the item list.
+		w.stats.indexed.Add(int64(len(items)))
+		return outcome{}
 	}
 	var r bulkResponse
 	if err := json.Unmarshal(body, &r); err != nil {
@@ -606,6 +635,77 @@ func (w *Writer) do(ctx context.Context, buf []byte, items []item) outcome {
 	}
 	w.stats.indexed.Add(int64(indexed))
 	return out
+}
+
+// requestBody reads a batch buffer as a request body and counts itself among
+// the Writer's open bodies until the HTTP client closes it. Reads after Close
+// fail, and Close waits for a read in progress, so once every body is closed
+// the buffer is no longer read and can be reused.
+type requestBody struct {
+	mu     sync.Mutex
+	b      []byte
+	off    int
+	closed bool
+	open   *atomic.Int64
+}
+
+var errBodyClosed = errors.New("esbulk: request body read after close")
+
+func (w *Writer) newBody(buf []byte) *requestBody {
+	w.bodies.Add(1)
+	return &requestBody{b: buf, open: &w.bodies}
+}
+
+func (r *requestBody) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.closed:
+		return 0, errBodyClosed
+	case r.off >= len(r.b):
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[r.off:])
+	r.off += n
+	return n, nil
+}
+
+// WriteTo writes the rest of the body in one call (the connection's writer
+// would otherwise copy it through a small buffer).
+func (r *requestBody) WriteTo(dst io.Writer) (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return 0, errBodyClosed
+	}
+	n, err := dst.Write(r.b[r.off:])
+	r.off += n
+	if err == nil && r.off < len(r.b) {
+		err = io.ErrShortWrite
+	}
+	return int64(n), err
+}
+
+func (r *requestBody) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.closed {
+		r.closed = true
+		r.open.Add(-1)
+	}
+	return nil
+}
+
+// readResponse reads a response body into the Writer's response buffer, which
+// is reused from one request to the next; the result is valid until the next
+// call.
+func (w *Writer) readResponse(r io.Reader) ([]byte, error) {
+	if w.resp.Cap() > maxKeptResponse {
+		w.resp = bytes.Buffer{} // do not keep a rare huge response's buffer
+	}
+	w.resp.Reset()
+	_, err := w.resp.ReadFrom(io.LimitReader(r, maxResponseBytes))
+	return w.resp.Bytes(), err
 }
 
 func bulkURL(node *url.URL) string {

@@ -595,3 +595,48 @@ func TestWriterOverHTTPS(t *testing.T) {
 		}
 	})
 }
+
+// lateTransport answers every request at once with all documents indexed and
+// keeps the request bodies unread and open, as a transport still sending them
+// would.
+type lateTransport struct {
+	mu   sync.Mutex
+	reqs []*http.Request
+}
+
+func (lt *lateTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	lt.mu.Lock()
+	lt.reqs = append(lt.reqs, r)
+	lt.mu.Unlock()
+	return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader(`{"errors":false}`)),
+		Header: http.Header{}, Request: r}, nil
+}
+
+// The Writer reuses a sent batch's buffer only once the HTTP client has closed
+// the request body: until then the client may still be reading it.
+func TestWriterKeepsABufferTheClientStillReads(t *testing.T) {
+	lt := &lateTransport{}
+	w := esbulk.NewWriter(esbulk.Config{Client: &http.Client{Transport: lt}, Nodes: []string{"127.0.0.1:1"},
+		FlushDocs: 2, FlushInterval: -1})
+	for i := range 6 {
+		if err := w.Add(context.Background(), doc(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closeOK(t, w)
+	if len(lt.reqs) != 3 {
+		t.Fatalf("%d requests, want 3", len(lt.reqs))
+	}
+	for i, r := range lt.reqs {
+		b, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{fmt.Sprintf(`"id-%d"`, 2*i), fmt.Sprintf(`"id-%d"`, 2*i+1)} {
+			if !strings.Contains(string(b), id) {
+				t.Errorf("request %d body lacks %s:\n%s", i, id, b)
+			}
+		}
+	}
+}

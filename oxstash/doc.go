@@ -75,7 +75,7 @@ func (c *converter) convert(data []byte) (event, error) {
 	var ends [2]int
 	if hasEnd {
 		vals = append(vals, '"')
-		vals = endTime.AppendFormat(vals, timestampLayout)
+		vals = appendTimestamp(vals, endTime)
 		vals = append(vals, '"')
 		ends[len(lead)] = len(vals)
 		lead = append(lead, evjson.Member{Key: "@timestamp"})
@@ -104,6 +104,25 @@ func (c *converter) convert(data []byte) (event, error) {
 		ev.doc.Index = c.dailyIndex(c.now())
 	}
 	return ev, nil
+}
+
+// appendTimestamp appends t, in UTC and with a year from 1 to 9999, as
+// t.AppendFormat(dst, timestampLayout) would, without reading the layout for
+// every event.
+func appendTimestamp(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	var b [len(timestampLayout)]byte
+	for _, f := range [...]struct{ v, at, width int }{
+		{y, 0, 4}, {int(mo), 5, 2}, {d, 8, 2}, {h, 11, 2}, {mi, 14, 2}, {s, 17, 2}, {t.Nanosecond() / 1000, 20, 6},
+	} {
+		for i, v := f.at+f.width-1, f.v; i >= f.at; i, v = i-1, v/10 {
+			b[i] = byte('0' + v%10)
+		}
+	}
+	b[4], b[7], b[10], b[13], b[16], b[19], b[26] = '-', '-', 'T', ':', ':', '.', 'Z'
+	return append(dst, b[:]...)
 }
 
 // dailyIndex is <indexBase>-YYYY.MM.DD of t's day in UTC. The last one is

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -211,4 +212,22 @@ func FuzzConvert(f *testing.F) {
 			t.Fatalf("bad index %q", ev.doc.Index)
 		}
 	})
+}
+
+func TestAppendTimestampMatchesTheLayout(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	times := []time.Time{
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2026, 11, 24, 12, 0, 0, 1000, time.FixedZone("x", 3600)),
+		time.Unix(0, 0),
+	}
+	for range 1000 {
+		times = append(times, time.Unix(rng.Int64N(253402300799+62135596800)-62135596800, rng.Int64N(1e9)))
+	}
+	for _, tm := range times {
+		if got, want := string(appendTimestamp([]byte("x"), tm)), "x"+tm.UTC().Format(timestampLayout); got != want {
+			t.Fatalf("appendTimestamp(%v) = %s, want %s", tm, got, want)
+		}
+	}
 }
