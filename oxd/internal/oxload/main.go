@@ -2,8 +2,8 @@
 // blasts pre-encoded events over one PUSH connection; the run ends when every event
 // is on disk under oxd's log path, with one stream subscriber attached. The same blast
 // into a bare libzmq PULL socket (pyzmq) and a bare zmq4 PULL socket gives the
-// ceilings. It reports medians of several runs, oxd's peak RSS (VmHWM) and, with
-// -cpuprofile, a CPU profile of oxd.
+// ceilings. It reports medians of several runs, oxd's peak RSS (VmHWM) and CPU
+// time and, with -cpuprofile, a CPU profile of oxd.
 //
 //	go build -o /tmp/oxd ./oxd && go run ./oxd/internal/oxload -oxd /tmp/oxd
 //
