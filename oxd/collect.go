@@ -20,6 +20,7 @@ type event struct {
 	meta, data []byte // the frames as received, forwarded unchanged
 	typ, host  string // from the meta frame; typ names the file
 	end        float64
+	slab       *slab // the slab data lives in (nil: memory of its own); see slab.go
 }
 
 // batch is what a source hands the collection loop. done, when set, runs after
@@ -29,6 +30,9 @@ type event struct {
 type batch struct {
 	events []event
 	done   func()
+	slabs  []*slab // the batch's references to the slabs its frames live in
+	// free, when set, takes events back for reuse once the batch is handled.
+	free chan<- []event
 }
 
 // Reasons a message is dropped, as STATUS reports them under "dropped".
@@ -119,6 +123,9 @@ type collector struct {
 
 	maxConns int // connections at once, handshakes included; more are refused
 
+	slabs  *slabPool    // frame memory, shared by the connections
+	evFree chan []event // handled batches' event slices, for reuse
+
 	dropped  [nReasons]atomic.Uint64
 	conns    atomic.Int64 // connections past the handshake
 	accepted atomic.Int64 // connections open, handshakes included
@@ -149,6 +156,8 @@ func newCollector(addr string, out chan<- batch, maxEvent, maxConns int, log *sl
 		badLog:    newRateLog(log, 10*time.Second),
 		drainIdle: 250 * time.Millisecond,
 		drainMax:  3 * time.Second,
+		slabs:     newSlabPool(64),
+		evFree:    make(chan []event, 16),
 	}, nil
 }
 
@@ -225,24 +234,35 @@ func (c *collector) serve(ctx context.Context, nc net.Conn) {
 	c.log.Debug("collect: connection", "from", nc.RemoteAddr())
 
 	var frames [][]byte
-	evs := make([]event, 0, batchMax)
+	sa := &slabAlloc{pool: c.slabs}
+	defer sa.close()
+	evs := c.events()
 	batchBytes := 0
 	send := func() {
 		if len(evs) > 0 {
-			c.out <- batch{events: evs} // the loop drains until every source is done
-			evs = make([]event, 0, batchMax)
+			c.out <- batch{events: evs, slabs: sa.take(), free: c.evFree} // the loop drains until every source is done
+			evs = c.events()
 			batchBytes = 0
 		}
 	}
 	defer send()
 	for {
-		if len(evs) > 0 && (len(evs) >= batchMax || batchBytes >= batchMaxBytes || !zc.Buffered()) {
+		if len(evs) > 0 && (len(evs) >= batchMax || batchBytes >= batchMaxBytes || len(sa.slabs) >= batchMaxBytes/slabSize) {
 			send()
 		}
-		m, err := zc.ReadMsg(frames, c.maxEvent, nil)
+		if !zc.Buffered() {
+			// The next read may wait: hand over what there is, and hold no slab
+			// while idle.
+			send()
+			sa.idle()
+		}
+		m, err := zc.ReadMsg(frames, c.maxEvent, sa.alloc)
 		if err != nil {
 			if errors.Is(err, zmtp.ErrTooLarge) {
 				c.drop(dropTooLarge, err, nc.RemoteAddr())
+				if len(evs) == 0 {
+					releaseAll(sa.take())
+				}
 				continue
 			}
 			if errors.Is(err, zmtp.ErrProtocol) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -255,17 +275,31 @@ func (c *collector) serve(ctx context.Context, nc net.Conn) {
 		if start := drainStart.Load(); start != 0 && time.Since(time.Unix(0, start)) < c.drainMax {
 			_ = zc.SetReadDeadline(time.Now().Add(c.drainIdle))
 		}
+		frames = m.Frames
 		if m.Command != "" {
 			continue // e.g. a SUBSCRIBE from a confused peer: not data
 		}
-		frames = m.Frames
 		ev, r, err := checkMessage(m.Frames)
 		if err != nil || len(m.Frames) != 2 {
 			c.drop(r, err, nc.RemoteAddr())
+			if len(evs) == 0 {
+				releaseAll(sa.take()) // nothing holds the dropped frames
+			}
 			continue
 		}
+		ev.slab = sa.last // data is the message's last frame
 		evs = append(evs, ev)
 		batchBytes += len(ev.meta) + len(ev.data)
+	}
+}
+
+// events returns an empty slice for a batch, one the loop gave back if there is one.
+func (c *collector) events() []event {
+	select {
+	case evs := <-c.evFree:
+		return evs
+	default:
+		return make([]event, 0, batchMax)
 	}
 }
 

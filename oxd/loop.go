@@ -128,7 +128,7 @@ func (l *loop) handle(b batch) {
 	for i := range batch {
 		ev := &batch[i]
 		if l.stream != nil {
-			l.stream.Publish(ev.typ, ev.data)
+			l.stream.Publish(ev.typ, ev.data, ev.slab)
 		}
 		if l.fwd != nil {
 			l.fwd.Forward(ev.meta, ev.data) // a drop is counted by the forwarder
@@ -157,6 +157,16 @@ func (l *loop) handle(b batch) {
 	l.stats.mu.Unlock()
 	if b.done != nil {
 		b.done()
+	}
+	// Files and forwarders copied what they keep; stream queues took their own
+	// references.
+	releaseAll(b.slabs)
+	if b.free != nil {
+		clear(batch)
+		select {
+		case b.free <- batch[:0]:
+		default:
+		}
 	}
 }
 

@@ -43,14 +43,18 @@ type subscriber struct {
 	prefixes atomic.Pointer[[]string]
 	q        chan streamMsg
 	bytes    atomic.Int64
+	unsent   atomic.Int64 // messages queued or being written
+	lastSlab *slab        // the slab of the last event queued; only Publish uses it
 	sent     atomic.Uint64
 	dropped  atomic.Uint64
 	done     chan struct{}
 }
 
 type streamMsg struct {
-	typ  string
-	data []byte
+	typ    string
+	data   []byte
+	slab   *slab // data's slab, one reference held for this message; or nil
+	charge int64 // what the message counts against the subscriber's queueBytes
 }
 
 // streamRange is where the original picked its stream port.
@@ -170,23 +174,55 @@ func (p *publisher) serve(nc net.Conn) {
 	}
 }
 
+// writeMax bounds what one gathered write to a subscriber takes from its queue.
+const (
+	writeMaxMsgs  = 256
+	writeMaxBytes = 256 << 10
+)
+
 func (s *subscriber) writeLoop(p *publisher) {
+	msgs := make([]zmtp.TopicMsg, 0, writeMaxMsgs)
+	taken := make([]streamMsg, 0, writeMaxMsgs)
 	for {
 		select {
 		case <-s.done:
 			return
 		case m := <-s.q:
-			err := s.zc.WriteTopicMsg(m.typ, m.data)
-			s.bytes.Add(-int64(len(m.data)))
-			if err == nil && len(s.q) == 0 {
-				err = s.zc.Flush()
+			// Take what else is queued, up to a bound, and send it in one go.
+			taken = append(taken[:0], m)
+			n := len(m.data)
+		more:
+			for len(taken) < writeMaxMsgs && n < writeMaxBytes {
+				select {
+				case m := <-s.q:
+					taken = append(taken, m)
+					n += len(m.data)
+				default:
+					break more
+				}
 			}
+			msgs = msgs[:0]
+			for _, m := range taken {
+				msgs = append(msgs, zmtp.TopicMsg{Topic: m.typ, Data: m.data})
+			}
+			err := s.zc.WriteTopicMsgs(msgs)
+			clear(msgs)
+			var charge int64
+			for _, m := range taken {
+				charge += m.charge
+				if m.slab != nil {
+					m.slab.release() // written: the slab may be reused
+				}
+			}
+			clear(taken)
+			s.bytes.Add(-charge)
+			s.unsent.Add(-int64(len(msgs)))
 			if err != nil {
 				s.zc.Close() // the reader sees it and removes the subscriber
 				return
 			}
-			s.sent.Add(1)
-			p.sent.Add(1)
+			s.sent.Add(uint64(len(msgs)))
+			p.sent.Add(uint64(len(msgs)))
 		}
 	}
 }
@@ -217,21 +253,43 @@ func (p *publisher) remove(s *subscriber) {
 }
 
 // Publish offers an event to every subscriber whose prefix matches typ. It never
-// blocks: a subscriber whose queue is full loses the event, counted.
-func (p *publisher) Publish(typ string, data []byte) {
+// blocks: a subscriber whose queue is full loses the event, counted. When data lives
+// in a slab, each queued copy holds a reference to it, and a subscriber's queue is
+// charged a whole slab for the first of its events in that slab: what a slow
+// subscriber keeps in memory is bounded by queueBytes, whatever its prefixes.
+// Publish is called from one goroutine at a time.
+func (p *publisher) Publish(typ string, data []byte, sl *slab) {
 	for _, s := range *p.subs.Load() {
 		if !s.matches(typ) {
 			continue
 		}
-		if s.bytes.Load()+int64(len(data)) > p.queueBytes {
+		charge := int64(len(data))
+		if sl != nil {
+			charge = 0
+			if sl != s.lastSlab {
+				charge = slabSize
+			}
+		}
+		if s.bytes.Load()+charge > p.queueBytes {
 			s.dropped.Add(1)
 			p.dropped.Add(1)
 			continue
 		}
+		if sl != nil {
+			sl.retain() // before the writer can see (and release) it
+		}
+		s.unsent.Add(1)
 		select {
-		case s.q <- streamMsg{typ, data}:
-			s.bytes.Add(int64(len(data)))
+		case s.q <- streamMsg{typ: typ, data: data, slab: sl, charge: charge}:
+			s.bytes.Add(charge)
+			if sl != nil {
+				s.lastSlab = sl
+			}
 		default:
+			if sl != nil {
+				sl.release()
+			}
+			s.unsent.Add(-1)
 			s.dropped.Add(1)
 			p.dropped.Add(1)
 		}
@@ -274,7 +332,7 @@ func (p *publisher) Close(ctx context.Context) {
 	p.closed = true
 	p.mu.Unlock()
 	for _, s := range *p.subs.Load() {
-		for len(s.q) > 0 && ctx.Err() == nil {
+		for s.unsent.Load() > 0 && ctx.Err() == nil {
 			time.Sleep(5 * time.Millisecond)
 		}
 		s.zc.Close()

@@ -2,8 +2,8 @@
 // blasts pre-encoded events over one PUSH connection; the run ends when every event
 // is on disk under oxd's log path, with one stream subscriber attached. The same blast
 // into a bare libzmq PULL socket (pyzmq) and a bare zmq4 PULL socket gives the
-// ceilings. It reports medians of several runs, oxd's peak RSS (VmHWM) and, with
-// -cpuprofile, a CPU profile of oxd.
+// ceilings. It reports medians of several runs, oxd's peak RSS (VmHWM) and CPU
+// time and, with -cpuprofile, a CPU profile of oxd.
 //
 //	go build -o /tmp/oxd ./oxd && go run ./oxd/internal/oxload -oxd /tmp/oxd
 //
@@ -150,6 +150,7 @@ print(time.time_ns(), flush=True)
 type result struct {
 	rate    float64 // events/s
 	hwmKiB  int     // oxd's peak RSS
+	cpu     float64 // oxd's CPU seconds (user + system) over the run
 	dropped int64   // stream subscriber losses
 	subGot  int64
 }
@@ -201,7 +202,7 @@ func bench(args []string) error {
 			}
 			fmt.Printf("run %d %-6s %9.0f events/s", run+1, target, r.rate)
 			if target == "oxd" {
-				fmt.Printf("  VmHWM %d MiB  subscriber got %d, dropped %d", r.hwmKiB/1024, r.subGot, r.dropped)
+				fmt.Printf("  VmHWM %d MiB  CPU %.2f s  subscriber got %d, dropped %d", r.hwmKiB/1024, r.cpu, r.subGot, r.dropped)
 			}
 			fmt.Println()
 			res[target] = append(res[target], r)
@@ -223,6 +224,11 @@ func bench(args []string) error {
 			hwm = append(hwm, float64(r.hwmKiB)/1024)
 		}
 		fmt.Printf("  oxd peak RSS (VmHWM) median %.1f MiB, max %.1f MiB\n", median(hwm), maxOf(hwm))
+		cpu := make([]float64, 0, len(rs))
+		for _, r := range rs {
+			cpu = append(cpu, r.cpu)
+		}
+		fmt.Printf("  oxd CPU (user + system) median %.2f s, %.2f µs per event\n", median(cpu), median(cpu)/float64(*n)*1e6)
 		if med["libzmq"] > 0 {
 			fmt.Printf("  oxd / libzmq PULL = %.2fx\n", med["oxd"]/med["libzmq"])
 		}
@@ -430,7 +436,7 @@ func runOxd(self, bin, parent string, n, size int, cpuprofile string) (result, e
 		time.Sleep(2 * time.Millisecond)
 	}
 	sender.Wait()
-	r := result{rate: float64(n) / (float64(t1-t0) / 1e9), hwmKiB: vmHWM(cmd.Process.Pid)}
+	r := result{rate: float64(n) / (float64(t1-t0) / 1e9), hwmKiB: vmHWM(cmd.Process.Pid), cpu: cpuSeconds(cmd.Process.Pid)}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	st, err := ox.Status(ctx, control)
 	cancel()
@@ -475,4 +481,25 @@ func vmHWM(pid int) int {
 		}
 	}
 	return 0
+}
+
+// cpuSeconds is the user and system CPU time pid has used so far, from
+// /proc/<pid>/stat (in clock ticks of 1/100 s, as on Linux).
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100
 }

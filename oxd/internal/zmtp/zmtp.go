@@ -54,7 +54,9 @@ type Conn struct {
 	nc       net.Conn
 	r        *bufio.Reader
 	w        *bufio.Writer
-	PeerType string // the peer's Socket-Type, e.g. "PUSH"
+	hdr      []byte      // WriteTopicMsgs: frame headers, topics and small frames
+	iov      net.Buffers // WriteTopicMsgs: what one gathered write sends
+	PeerType string      // the peer's Socket-Type, e.g. "PUSH"
 }
 
 // compatible lists the peer socket types each of our types accepts.
@@ -65,6 +67,10 @@ var compatible = map[string][]string{
 	"PUSH": {"PULL"},
 	"SUB":  {"PUB", "XPUB"},
 }
+
+// ReadBufferSize is the read buffer of a PULL connection: a read system call
+// takes up to this many bytes of messages at once.
+const ReadBufferSize = 32 << 10
 
 // Handshake performs the greeting and NULL-security READY exchange on nc as socket
 // type typ ("PULL", "PUB", "REP"), within timeout. On error the caller closes nc.
@@ -77,7 +83,7 @@ func Handshake(nc net.Conn, typ string, timeout time.Duration) (*Conn, error) {
 	rsize, wsize := 4<<10, 4<<10
 	switch typ {
 	case "PULL":
-		rsize = 32 << 10
+		rsize = ReadBufferSize
 	case "PUB", "PUSH":
 		wsize = 64 << 10
 	}
@@ -398,4 +404,70 @@ func (c *Conn) WriteTopicMsg(topic string, data []byte) error {
 		return err
 	}
 	return c.writeFrame(0, data)
+}
+
+// TopicMsg is one two-frame message for WriteTopicMsgs: a topic, then data.
+type TopicMsg struct {
+	Topic string
+	Data  []byte
+}
+
+// copyBelow is the size under which WriteTopicMsgs copies a data frame next to its
+// header instead of pointing the system call at it: a copy of a few hundred bytes
+// costs less than an I/O vector of its own.
+const copyBelow = 1024
+
+// WriteTopicMsgs sends msgs, each as two frames (topic, then data), after anything
+// WriteMsg buffered, in gathered writes (writev) that take large data frames where
+// they are rather than copying them into a buffer. It returns once everything is
+// written or on the first error.
+func (c *Conn) WriteTopicMsgs(msgs []TopicMsg) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.w.Flush(); err != nil {
+		return err
+	}
+	// Headers, topics and small frames go to c.hdr; ends[i] marks where the
+	// header bytes before the i-th large frame stop.
+	hdr := c.hdr[:0]
+	var ends []int
+	var large [][]byte
+	for _, m := range msgs {
+		hdr = appendHeader(hdr, flagMore, len(m.Topic))
+		hdr = append(hdr, m.Topic...)
+		hdr = appendHeader(hdr, 0, len(m.Data))
+		if len(m.Data) < copyBelow {
+			hdr = append(hdr, m.Data...)
+			continue
+		}
+		ends = append(ends, len(hdr))
+		large = append(large, m.Data)
+	}
+	iov := c.iov[:0]
+	start := 0
+	for i, end := range ends {
+		if end > start {
+			iov = append(iov, hdr[start:end])
+		}
+		iov = append(iov, large[i])
+		start = end
+	}
+	if start < len(hdr) {
+		iov = append(iov, hdr[start:])
+	}
+	if cap(hdr) <= 1<<20 {
+		c.hdr = hdr
+	}
+	c.iov = iov[:0]
+	bufs := iov // WriteTo consumes its receiver
+	_, err := bufs.WriteTo(c.nc)
+	clear(iov) // drop the references to the caller's frames
+	return err
+}
+
+func appendHeader(b []byte, flags byte, n int) []byte {
+	if n > 255 {
+		return binary.BigEndian.AppendUint64(append(b, flags|flagLong), uint64(n))
+	}
+	return append(b, flags, byte(n))
 }

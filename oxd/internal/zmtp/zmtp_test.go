@@ -1,6 +1,7 @@
 package zmtp
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -215,5 +216,50 @@ func TestPingGetsAPong(t *testing.T) {
 	}
 	if string(pong[3:7]) != "PONG" || string(pong[7:]) != "ctx" {
 		t.Fatalf("pong %q", pong)
+	}
+}
+
+// TestWriteTopicMsgsFramesEveryMessage sends, in one call, more messages than one
+// writev takes, small frames (copied) and large ones (pointed at) mixed, after a
+// message WriteMsg buffered, and reads them back with ReadMsg.
+func TestWriteTopicMsgsFramesEveryMessage(t *testing.T) {
+	addr, conns, _ := accept(t, "PUB")
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	sub, err := Handshake(nc, "SUB", 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := <-conns
+	defer c.Close()
+	if err := c.WriteMsg([]byte("first"), []byte("buffered")); err != nil {
+		t.Fatal(err)
+	}
+	var msgs []TopicMsg
+	for i := range 3000 {
+		size := []int{0, 1, 255, 256, copyBelow - 1, copyBelow, 5000}[i%7]
+		data := make([]byte, size)
+		for j := range data {
+			data[j] = byte(i + j)
+		}
+		msgs = append(msgs, TopicMsg{Topic: []string{"a", "request.db"}[i%2], Data: data})
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- c.WriteTopicMsgs(msgs) }()
+	want := append([]TopicMsg{{Topic: "first", Data: []byte("buffered")}}, msgs...)
+	for i, w := range want {
+		m, err := sub.ReadMsg(nil, 1<<20, nil)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if len(m.Frames) != 2 || string(m.Frames[0]) != w.Topic || !bytes.Equal(m.Frames[1], w.Data) {
+			t.Fatalf("message %d: got %d frames, topic %q, %d bytes; want %q, %d bytes", i, len(m.Frames), m.Frames[0], len(m.Frames[len(m.Frames)-1]), w.Topic, len(w.Data))
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
 	}
 }
