@@ -189,6 +189,17 @@ func (e *Event) Enabled() bool {
 // encoded when the event is done: strings, numbers, booleans, []byte, time.Time,
 // time.Duration (float seconds), errors (their text), maps, slices and structs.
 func (e *Event) Set(key string, value any) {
+	e.update("set", key, func(sl slot) error {
+		sl.put(value)
+		return nil
+	})
+}
+
+// update runs apply on the body slot for key under the event's lock, unless the
+// event is nil, disabled or done, and reports what fails as "ox: <verb> <key> in
+// <type>: ...". apply does not escape, so the closures callers pass cost no
+// allocation.
+func (e *Event) update(verb, key string, apply func(slot) error) {
 	if e == nil || !e.enabled {
 		return
 	}
@@ -199,40 +210,27 @@ func (e *Event) Set(key string, value any) {
 	}
 	sl, err := e.slot(key)
 	if err == nil {
-		sl.put(value)
+		err = apply(sl)
 	}
 	e.mu.Unlock()
 	if err != nil {
-		reportError(fmt.Errorf("ox: set %q in %s: %w", key, e.typ, err))
+		reportError(fmt.Errorf("ox: %s %q in %s: %w", verb, key, e.typ, err))
 	}
 }
 
 // Append appends value to the list at key, creating it if missing.
 func (e *Event) Append(key string, value any) {
-	if e == nil || !e.enabled {
-		return
-	}
-	e.mu.Lock()
-	if e.done {
-		e.mu.Unlock()
-		return
-	}
-	sl, err := e.slot(key)
-	if err == nil {
-		old, _ := sl.get()
-		switch old := old.(type) {
+	e.update("append to", key, func(sl slot) error {
+		switch old, _ := sl.get(); old := old.(type) {
 		case nil:
 			sl.put([]any{value})
 		case []any:
 			sl.put(append(old, value))
 		default:
-			err = fmt.Errorf("it holds a %T, not a list", old)
+			return fmt.Errorf("it holds a %T, not a list", old)
 		}
-	}
-	e.mu.Unlock()
-	if err != nil {
-		reportError(fmt.Errorf("ox: append to %q in %s: %w", key, e.typ, err))
-	}
+		return nil
+	})
 }
 
 // Add adds n to the number at key (0 if missing). n is any integer or float
@@ -248,25 +246,16 @@ func (e *Event) Add(key string, n any) {
 		reportError(fmt.Errorf("ox: add to %q in %s: %T is not a number", key, e.typ, n))
 		return
 	}
-	e.mu.Lock()
-	if e.done {
-		e.mu.Unlock()
-		return
-	}
-	sl, err := e.slot(key)
-	if err == nil {
+	e.update("add to", key, func(sl slot) error {
 		if old, present := sl.get(); !present {
 			sl.put(num.value())
 		} else if o, ok := toNumber(old); ok {
 			sl.put(o.plus(num).value())
 		} else {
-			err = fmt.Errorf("it holds a %T, not a number", old)
+			return fmt.Errorf("it holds a %T, not a number", old)
 		}
-	}
-	e.mu.Unlock()
-	if err != nil {
-		reportError(fmt.Errorf("ox: add to %q in %s: %w", key, e.typ, err))
-	}
+		return nil
+	})
 }
 
 var noop = func() {}
