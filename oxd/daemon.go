@@ -34,6 +34,7 @@ type daemon struct {
 	// ready, when set, receives the daemon once every port is bound (tests use it).
 	ready    func(*daemon)
 	shutdown context.CancelFunc
+	notify   *notifier // systemd's notify socket (notify.go)
 }
 
 func newLogger(w io.Writer, verbose int) *slog.Logger {
@@ -67,6 +68,9 @@ func (d *daemon) start() (err error) {
 			return err
 		}
 		closers = append(closers, func() { d.files.Close() })
+		if err = checkWritable(d.opts.logPath); err != nil {
+			return err
+		}
 	}
 	// At most 8 batches wait for the loop (see batchMax, batchMaxBytes).
 	d.events = make(chan batch, 8)
@@ -151,11 +155,13 @@ func (d *daemon) run(ctx context.Context) error {
 	go d.stream.Run()
 	go d.control.Run()
 	lp := &loop{in: d.events, now: d.now, tick: d.tick, files: d.files, stream: d.stream, fwd: d.fwd, stats: d.stats}
+	d.notifyWatchdog(lp)
 	loopDone := make(chan error, 1)
 	go func() { loopDone <- lp.run() }()
 	if d.ready != nil {
 		d.ready(d)
 	}
+	d.notifyReady(ctx)
 
 	// Sources run until ctx ends and drain their connections; the link receiver
 	// returns once no delivery is waiting on the loop.
