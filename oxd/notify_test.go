@@ -311,3 +311,34 @@ func TestCheckWritable(t *testing.T) {
 		t.Fatalf("a file as log path: err = %v, want not writable", err)
 	}
 }
+
+func TestStatusLine(t *testing.T) {
+	dead := freeAddr(t) // nothing listens: forwarded events wait
+	tests := []struct {
+		name  string
+		start func(t *testing.T) *testOxd
+		want  string
+	}{
+		{"files", func(t *testing.T) *testOxd { return startOxd(t, nil) },
+			"received 3, written 3, dropped 0"},
+		{"spooled forwarding shows the spool", func(t *testing.T) *testOxd { return startEdge(t, []string{dead}, nil) },
+			"received 3, written 0, spool 3 unacked ("},
+		{"plain forwarding shows the queue", func(t *testing.T) *testOxd {
+			return startOxd(t, func(o *options, d *daemon) { o.forward = dead })
+		}, "received 3, written 3, forward queue 3 ("},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			x := tc.start(t)
+			push := pusher(t, x.collect)
+			for i := range 3 {
+				meta, data := testEvent(t, "status", i)
+				send(t, push, meta, data)
+			}
+			x.waitReceived(t, 3)
+			if got := x.d.statusLine(); !strings.HasPrefix(got, tc.want) || strings.Contains(got, "\n") {
+				t.Fatalf("status line %q, want it to start with %q", got, tc.want)
+			}
+		})
+	}
+}
