@@ -10,6 +10,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -163,6 +164,29 @@ func TestInstallRunRemovePurge(t *testing.T) {
 	fi, _ := os.Stat(logFile)
 	if uid := fi.Sys().(*syscall.Stat_t).Uid; strconv.Itoa(int(uid)) != u.Uid {
 		t.Errorf("%s owned by uid %d, want oxd", logFile, uid)
+	}
+
+	// An upgrade keeps the edited configuration and the events, and installs the
+	// new programs.
+	newer := strings.TrimSuffix(version, "-1") + "-2"
+	up := exec.Command(built.mkdeb, "-out", filepath.Join(filepath.Dir(built.dir), "up"), "-arch", runtime.GOARCH, "-version", newer)
+	up.Dir = testenv.ModuleRoot(t)
+	var upErr strings.Builder
+	up.Stderr = &upErr
+	upOut, err := up.Output() // the package's path
+	if err != nil {
+		t.Fatalf("mkdeb -version %s: %v\n%s", newer, err, upErr.String())
+	}
+	out = run(t, "dpkg", "-i", strings.TrimSpace(string(upOut)))
+	t.Logf("dpkg -i (upgrade):\n%s", out)
+	if got := run(t, "oxd", "--version"); got != "oxd "+newer+"\n" {
+		t.Errorf("oxd --version after the upgrade: %q, want %s", got, newer)
+	}
+	if kept, err := os.ReadFile("/etc/default/oxd"); err != nil || string(kept) != edited {
+		t.Errorf("the upgrade did not keep the edited /etc/default/oxd: %v\n%s", err, kept)
+	}
+	if n := countEvents(t, logFile); n != 3 {
+		t.Errorf("after the upgrade %s holds %d events, want 3", logFile, n)
 	}
 
 	out = run(t, "dpkg", "-r", "ox")

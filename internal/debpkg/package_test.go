@@ -26,6 +26,7 @@ var built struct {
 	dir     string // the first build: host arch and arm64
 	again   string // the second build: host arch
 	version string
+	mkdeb   string // the builder
 	err     error
 	out     string
 }
@@ -46,6 +47,7 @@ func buildPackages(t *testing.T) (deb, version string) {
 			return
 		}
 		mkdeb := filepath.Join(tmp, "mkdeb")
+		built.mkdeb = mkdeb
 		cmd := exec.Command("go", "build", "-o", mkdeb, "./internal/debpkg/cmd/mkdeb")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
