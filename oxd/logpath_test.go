@@ -172,4 +172,3 @@ func waitStatus(t *testing.T, control string, ok func(map[string]any) bool) map[
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
