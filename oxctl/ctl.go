@@ -135,6 +135,9 @@ func runStatus(ctx context.Context, g *globals, args []string, stdout io.Writer)
 	defer cancel()
 	reply, err := ox.Status(ctx, addr)
 	if err != nil {
+		if wrongPort(err) {
+			return err // names the port reached and the one wanted
+		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("no answer from %s within %s (is oxd running there?)", addr, g.timeout)
 		}

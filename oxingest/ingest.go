@@ -170,7 +170,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return usageError{err.Error()}
 	}
 	warn := newWarner(stderr)
-	sender := ox.NewSender(addr, &ox.SenderOptions{QueueSize: o.queue, OnError: func(err error) { warn.say(err.Error()) }})
+	// The wrong kind of port never becomes the right one: stop reading, give up
+	// the sends, and exit with that one line (see wrongPort).
+	ctx, stopWrong := context.WithCancelCause(ctx)
+	defer stopWrong(nil)
+	var wrong wrongPort
+	sender := ox.NewSender(addr, &ox.SenderOptions{QueueSize: o.queue, OnError: func(err error) {
+		if wrong.note(err) {
+			stopWrong(err)
+			return
+		}
+		warn.say(err.Error())
+	}})
 
 	// Sends may wait for room (backpressure) for as long as the collector is away,
 	// until a signal: then what was read gets --drain-timeout to be delivered.
@@ -181,6 +192,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		context.AfterFunc(sendCtx, func() { t.Stop() })
 	})
 	defer stopTimer()
+	stopWrongSends := context.AfterFunc(ctx, func() {
+		if wrong.get() != nil {
+			giveUp()
+		}
+	})
+	defer stopWrongSends()
 
 	em := newEmitter(sender, sendCtx, o.maxLine, warn)
 	var readErr error
@@ -196,6 +213,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	closeErr := sender.Close(drainCtx)
 	if em.afterClose != nil {
 		em.afterClose(sender.Stats().Sent)
+	}
+	if err := wrong.get(); err != nil {
+		return err
 	}
 	if readErr != nil && !errors.Is(readErr, context.Canceled) {
 		return readErr

@@ -18,6 +18,7 @@ import (
 
 	"github.com/blueox/ox"
 	"github.com/blueox/ox/esbulk"
+	"github.com/blueox/ox/internal/cli"
 )
 
 const usage = `usage: oxstash [options] [FILE...]
@@ -418,12 +419,7 @@ func (w *syncWriter) Write(p []byte) (int, error) {
 
 // isTerminal reports whether r is a terminal (then there is no input to read).
 func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return cli.IsTerminal(r)
 }
 
 // match applies -n: an exact type, or a prefix when it ends with '*'.
@@ -524,6 +520,10 @@ func (s *shipper) live(ctx context.Context) error {
 		if err != nil {
 			if err == io.EOF || ctx.Err() != nil {
 				return ctx.Err()
+			}
+			var wrong *ox.WrongPortError
+			if errors.As(err, &wrong) {
+				return fmt.Errorf("oxstash: %w", err) // names both ports already
 			}
 			return fmt.Errorf("oxstash: stream: %w", err)
 		}
