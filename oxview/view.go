@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/cli"
 	"github.com/blueox/ox/internal/evjson"
 )
 
@@ -125,12 +125,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // isTerminal reports whether r is a terminal (not a file, a pipe or /dev/null).
 func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0 && isTTY(f.Fd())
+	return cli.IsTerminal(r)
 }
 
 func isBrokenPipe(err error) bool {
