@@ -21,6 +21,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/cli"
 )
 
 const usageText = `usage: oxingest [flags] TYPE          send stdin's lines as events TYPE
@@ -128,10 +129,11 @@ func parseOptions(args []string, stdout io.Writer) (options, error) {
 	fs.StringVar(&o.host, "host", "", "")
 	fs.Var(followFlag{&o.follow}, "F", "")
 	fs.StringVar(&o.stateFile, "state-file", "", "")
-	fs.DurationVar(&o.poll, "poll", o.poll, "")
+	cli.DurationVar(fs, &o.poll, "poll", o.poll, "")
 	fs.IntVar(&o.queue, "queue", o.queue, "")
 	fs.IntVar(&o.maxLine, "max-line", o.maxLine, "")
-	fs.DurationVar(&o.drainTimeout, "drain-timeout", o.drainTimeout, "")
+	cli.DurationVar(fs, &o.drainTimeout, "drain-timeout", o.drainTimeout, "")
+	cli.Conventions(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usageText)
