@@ -34,6 +34,8 @@ Flags (accepted before or after the command):
   --timeout DURATION      give up when there is no answer within this time
                           (default 5s); the error says so, exit status 1
 
+Durations take Go durations or seconds (--timeout 1).
+
 Exit status: 0 done, 1 no answer or an error reply, 2 usage error.
 `
 

@@ -106,6 +106,9 @@ Spooled, acknowledged forwarding (docs/forwarding.md):
                               address (port 3515 if none); needs --log-path or
                               --spool-path, where it keeps what it has written
 
+Flags with a '-' also answer to '_' (--log_path); durations take Go
+durations or seconds (--failover-after 30).
+
 Logs go to stdout. SIGTERM, SIGINT or a SHUTDOWN control command flush and close
 every file, then oxd exits 0.
 `

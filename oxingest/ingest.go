@@ -56,6 +56,9 @@ Flags:
                           longest wait to deliver what was read when input ends or
                           a signal comes (default 1m)
 
+Flags with a '-' also answer to '_' (--drain_timeout); durations take Go
+durations or seconds (--poll 0.5).
+
 Exit status: 0 everything delivered, 1 an error or undelivered lines, 2 usage error.
 `
 
