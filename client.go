@@ -48,8 +48,11 @@ func ControlRequest(ctx context.Context, addr string, req map[string]any) (map[s
 // port that is not a control port, err otherwise. It asks the peer with ox's
 // own handshake, once the request failed, so a good exchange costs nothing.
 func wrongPortOr(ctx context.Context, addr string, err error) error {
-	if errors.Is(ctx.Err(), context.Canceled) {
-		return err // the caller gave up: no time for a question
+	if ctx.Err() != nil {
+		// The caller gave up, or nothing answered in time: a collector port of
+		// the wrong kind answers the handshake at once, so there is nothing to
+		// ask, and no reason to make "no answer" wait longer.
+		return err
 	}
 	if werr := probePeer(context.WithoutCancel(ctx), addr, "REQ"); werr != nil {
 		return werr

@@ -15,6 +15,7 @@ func TestAnotherPortOfARealOxdEndsTheLiveShipping(t *testing.T) {
 	es := newFakeBulk(t)
 	tests := []struct{ name, addr, what string }{
 		{"collection port", ports.Collect, "a collector's collection port (ZeroMQ PULL)"},
+		{"stream port", ports.Stream, "a collector's live stream port (ZeroMQ PUB)"},
 		{"link port", ports.Link, "a collector's forwarding link port, --link (ZeroMQ ROUTER)"},
 	}
 	for _, tc := range tests {
