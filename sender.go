@@ -36,9 +36,9 @@ type SenderOptions struct {
 	// OnError, when set, hears about connection failures and drops. An address
 	// that is another kind of collector port (the control port, say) is reported
 	// once as a *WrongPortError; the Sender keeps trying at its longest backoff,
-	// in case the port changes hands. It is called
-	// from the sender's goroutine (connection errors) or from the goroutine whose
-	// event was dropped, and must not block.
+	// in case the port changes hands. It is called from the sender's goroutine
+	// (connection errors) or from the goroutine whose event was dropped, and
+	// must not block.
 	OnError func(error)
 }
 
@@ -74,9 +74,9 @@ type SenderStats struct {
 // oxd's spooled, acknowledged forwarding is the mode for links where that matters.
 //
 // The Sender speaks ZMTP 3.0 with the NULL mechanism itself (ox's own handshake,
-// which also learns the peer's socket type) rather than using a zmq4 PUSH socket, because a PUSH socket's Dial
-// fails while the peer is down and, once its connection has closed, its Send
-// succeeds while writing to no one.
+// peer.go, which also learns the peer's socket type) rather than using a zmq4 PUSH
+// socket, because a PUSH socket's Dial fails while the peer is down and, once its
+// connection has closed, its Send succeeds while writing to no one.
 type Sender struct {
 	addr       string
 	queueSize  int
