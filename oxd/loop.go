@@ -21,10 +21,11 @@ type stats struct {
 	untracked uint64 // events whose type or host was past maxTracked
 	writer    writerStats
 	openFiles int
+	counts    typeCounts // events and bytes per type, for /metrics and top (metrics.go)
 }
 
 func newStats() *stats {
-	return &stats{events: map[string]float64{}, hosts: map[string]float64{}}
+	return &stats{events: map[string]float64{}, hosts: map[string]float64{}, counts: newTypeCounts()}
 }
 
 // status returns the original STATUS keys, "last", "lag", "events", "hosts", with
@@ -34,7 +35,7 @@ func (s *stats) status() map[string]any {
 	defer s.mu.Unlock()
 	events := make(map[string]any, len(s.events))
 	for k, v := range s.events {
-		events[k] = map[string]any{"last": v}
+		events[k] = map[string]any{"last": v, "count": s.counts.count(k)}
 	}
 	hosts := make(map[string]any, len(s.hosts))
 	for k, v := range s.hosts {
@@ -68,6 +69,7 @@ func (s *stats) note(batch []event, now time.Time) {
 	for i := range batch {
 		ev := &batch[i]
 		s.received++
+		s.counts.add(ev.typ, len(ev.meta)+len(ev.data))
 		if !track(s.events, ev.typ, ev.end) || !track(s.hosts, ev.host, ev.end) {
 			s.untracked++
 		}
