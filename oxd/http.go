@@ -265,7 +265,11 @@ func (w *web) handleWatch(rw http.ResponseWriter, _ *http.Request) {
 			now[ts.name] = ts.events
 		}
 		for _, name := range names {
-			series[name] = append(series[name], float64(now[name]-min(was[name], now[name]))/dt)
+			r := 0.0
+			if w, ok := was[name]; ok && now[name] >= w { // a type new in the set has no rate yet
+				r = float64(now[name]-w) / dt
+			}
+			series[name] = append(series[name], r)
 		}
 		received = append(received, float64(cur.acc.received-min(prev.acc.received, cur.acc.received))/dt)
 		dropped = append(dropped, float64(sumDrops(cur.acc)-min(sumDrops(prev.acc), sumDrops(cur.acc)))/dt)
