@@ -178,12 +178,15 @@ func (w *web) take(now time.Time) {
 
 // readiness returns why oxd is not ready, or nothing. It reads the last sample's
 // view of writes (errors since the last success) and the current spool and link.
-func (w *web) readiness() []string {
+// st is a STATUS reply, nil to take one.
+func (w *web) readiness(st map[string]any) []string {
 	var why []string
 	if !w.bound.Load() {
 		why = append(why, "not collecting: ports not bound or shutting down")
 	}
-	st := w.d.status()
+	if st == nil {
+		st = w.d.status()
+	}
 	w.mu.Lock()
 	h := w.health
 	w.mu.Unlock()
@@ -216,7 +219,7 @@ func (w *web) handleMetrics(rw http.ResponseWriter, _ *http.Request) {
 
 func (w *web) handleReady(rw http.ResponseWriter, _ *http.Request) {
 	rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	why := w.readiness()
+	why := w.readiness(nil)
 	if len(why) == 0 {
 		fmt.Fprintln(rw, "ready")
 		return
@@ -287,7 +290,7 @@ func (w *web) handleWatch(rw http.ResponseWriter, _ *http.Request) {
 		acc = map[string]any{"received": a.received, "accepted": a.accepted, "written": a.written,
 			"forwarded": a.forwarded, "forward_queued": a.forwardQueued, "dropped": drops}
 	}
-	ready := w.readiness()
+	ready := w.readiness(st)
 	whyNot := make([]any, len(ready))
 	for i, s := range ready {
 		whyNot[i] = s

@@ -145,7 +145,7 @@ func (w *web) writeMetrics(p *promText) {
 	if l, ok := st["link"].(map[string]any); ok {
 		writeLink(p, l)
 	}
-	p.one("oxd_ready", "gauge", "1 when /readyz answers 200.", b2f(len(w.readiness()) == 0))
+	p.one("oxd_ready", "gauge", "1 when /readyz answers 200.", b2f(len(w.readiness(st)) == 0))
 	writeBuildInfo(p)
 	writeProcess(p)
 	writeRuntime(p)

@@ -10,6 +10,7 @@ import (
 // typeCount is what oxd received of one event type.
 type typeCount struct {
 	events, bytes uint64
+	last          float64 // end time of the last event, Unix seconds (STATUS "last")
 }
 
 // typeCounts counts events and bytes per type. The loop adds to it under stats.mu;
@@ -26,8 +27,9 @@ type typeCounts struct {
 
 func newTypeCounts() typeCounts { return typeCounts{n: map[string]*typeCount{}} }
 
-// add counts one event of typ, size bytes (meta and data frames).
-func (c *typeCounts) add(typ string, size int) {
+// add counts one event of typ, size bytes (meta and data frames), that ended at
+// end. It reports false for a type past maxTracked.
+func (c *typeCounts) add(typ string, size int, end float64) bool {
 	c.bytes += uint64(size)
 	if c.last == nil || typ != c.lastTyp {
 		tc := c.n[typ]
@@ -35,7 +37,7 @@ func (c *typeCounts) add(typ string, size int) {
 			if len(c.n) >= maxTracked {
 				c.untracked.events++
 				c.untracked.bytes += uint64(size)
-				return
+				return false
 			}
 			tc = &typeCount{}
 			c.n[typ] = tc
@@ -44,14 +46,8 @@ func (c *typeCounts) add(typ string, size int) {
 	}
 	c.last.events++
 	c.last.bytes += uint64(size)
-}
-
-// count is the events of typ so far (0 for a type never seen or not tracked).
-func (c *typeCounts) count(typ string) uint64 {
-	if tc := c.n[typ]; tc != nil {
-		return tc.events
-	}
-	return 0
+	c.last.last = end
+	return true
 }
 
 // otherType is the label of the types not exported by name.
