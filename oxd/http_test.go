@@ -520,3 +520,61 @@ func TestHTTPOptions(t *testing.T) {
 		})
 	}
 }
+
+// TestAccountingIdentityWithPlainForwarding: a plain PUSH target goes away while more
+// than --forward-queue-mb arrives; the events past the queue are dropped with a
+// reason, the rest are sent when the target is back, and every accepted event is
+// counted once.
+func TestAccountingIdentityWithPlainForwarding(t *testing.T) {
+	target := freeAddr(t)
+	central := startOxd(t, func(o *options, d *daemon) { o.collect = target; o.logPath = "" })
+	edge := startOxd(t, func(o *options, d *daemon) { withHTTP(o); o.forward = target; o.forwardMB = 1 })
+	push := pusher(t, edge.collect)
+	n := 0
+	good := func(k, size int) {
+		for range k {
+			meta, data := bigEvent(t, "request", n, size)
+			send(t, push, meta, data)
+			n++
+		}
+	}
+	good(500, 100)
+	central.waitReceived(t, 500)
+	central.stop(t)
+	good(3000, 1000) // 3 MB for a 1 MiB queue
+	edge.waitReceived(t, n)
+	central2 := startOxd(t, func(o *options, d *daemon) { o.collect = target; o.logPath = "" })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		fw := edge.status(t)["forward"].(map[string]any)
+		if asInt(fw["queued"]) == 0 && fw["connected"] == true {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the queue never drained: %v", fw)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	m := edge.metrics(t)
+	fwdDrops := sumSeries(m, "oxd_events_dropped_total", `stage="forward"`)
+	if m["oxd_events_accepted_total"] != float64(n) ||
+		m["oxd_events_accepted_total"] != m["oxd_events_forwarded_total"]+m["oxd_forward_queued_events"]+fwdDrops {
+		t.Errorf("accepted %v = forwarded %v + queued %v + dropped %v does not hold (sent %d)", m["oxd_events_accepted_total"],
+			m["oxd_events_forwarded_total"], m["oxd_forward_queued_events"], fwdDrops, n)
+	}
+	if m[`oxd_events_dropped_total{reason="queue_full",stage="forward"}`] == 0 {
+		t.Errorf("nothing dropped past a 1 MiB queue")
+	}
+	// What the targets got: everything counted as forwarded, less what was in
+	// flight when the first one went away (plain PUSH has no acknowledgement).
+	got := asInt(central2.waitReceived(t, 1)["received"]) + 500
+	deadline = time.Now().Add(10 * time.Second)
+	for float64(got) < m["oxd_events_forwarded_total"] && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		got = asInt(central2.status(t)["received"]) + 500
+	}
+	if float64(got) > m["oxd_events_forwarded_total"] {
+		t.Errorf("targets received %d, more than the %v counted as forwarded", got, m["oxd_events_forwarded_total"])
+	}
+	t.Logf("accepted %d, forwarded %v, dropped %v, targets received %d", n, m["oxd_events_forwarded_total"], fwdDrops, got)
+}
