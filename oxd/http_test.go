@@ -380,6 +380,11 @@ func TestHealthzAndStatusJSON(t *testing.T) {
 	if code, _ := httpGet(t, x.webURL()+"/nothing"); code != 404 {
 		t.Fatalf("/nothing: %d", code)
 	}
+	x.d.web.draining() // what a shutdown does once collection has stopped
+	waitReady(t, x, 503, "not collecting")
+	if code, _ := httpGet(t, x.webURL()+"/healthz"); code != 200 {
+		t.Fatalf("/healthz while draining: %d", code)
+	}
 }
 
 // TestReadyzWhenTheDiskFails puts a file where the day's folder goes, so every open
