@@ -112,24 +112,30 @@ func TestTopUsage(t *testing.T) {
 	}
 }
 
-// TestTopInATerminal runs oxctl top in a tmux pane: it draws the types, q leaves
-// it, and the terminal's settings are what they were before.
+// TestTopInATerminal runs oxctl top in a tmux pane: it draws the types, q (or
+// Ctrl-C) leaves it, and the terminal's settings are what they were before.
 func TestTopInATerminal(t *testing.T) {
 	tmux := testenv.Binary(t, "tmux")
 	o := oxdtest.Start(t, "")
 	sendEvents(t, o.Collect, "checkout", 20)
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "oxctl")
+	bin := filepath.Join(t.TempDir(), "oxctl")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build oxctl: %v\n%s", err, out)
 	}
-	sock := "oxctl-top-" + filepath.Base(dir)
+	for _, key := range []string{"q", "C-c"} {
+		t.Run(key, func(t *testing.T) { topInTmux(t, tmux, bin, o.Control, key) })
+	}
+}
+
+func topInTmux(t *testing.T, tmux, bin, control, key string) {
+	dir := t.TempDir()
+	sock := "oxctl-top-" + filepath.Base(filepath.Dir(dir)) // unique per test
 	tm := func(args ...string) (string, error) {
 		out, err := exec.Command(tmux, append([]string{"-L", sock, "-f", "/dev/null"}, args...)...).CombinedOutput()
 		return string(out), err
 	}
-	script := "stty -g > before; " + bin + " -H " + o.Control + " top; echo $? > rc; stty -g > after; sleep 30"
+	script := "stty -g > before; " + bin + " -H " + control + " top; echo $? > rc; stty -g > after; sleep 30"
 	if out, err := tm("new-session", "-d", "-x", "100", "-y", "30", "-c", dir, "sh", "-c", script); err != nil {
 		t.Fatalf("tmux: %v %s", err, out)
 	}
@@ -146,7 +152,7 @@ func TestTopInATerminal(t *testing.T) {
 	if !strings.Contains(screen, "TYPE") || !strings.Contains(screen, "(q quits)") {
 		t.Errorf("screen:\n%s", screen)
 	}
-	tm("send-keys", "q")
+	tm("send-keys", key)
 	deadline = time.Now().Add(10 * time.Second)
 	for {
 		rc, err := os.ReadFile(filepath.Join(dir, "rc"))
@@ -159,11 +165,11 @@ func TestTopInATerminal(t *testing.T) {
 			if string(before) != string(after) {
 				t.Errorf("terminal settings changed: %s -> %s", before, after)
 			}
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			screen, _ = tm("capture-pane", "-p")
-			t.Fatalf("q did not end top; screen:\n%s", screen)
+			t.Fatalf("%s did not end top; screen:\n%s", key, screen)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
