@@ -26,6 +26,10 @@ Commands:
             re-point a spooling oxd (oxd --spool-path) at other collectors'
             --link addresses (port 3515 if none), without a restart or losing
             anything spooled; without an address, print the current targets
+  top [--interval D]
+            a live view refreshed every second (--interval): events per
+            second by type, drops, stream and forwarder state; q or Ctrl-C
+            leaves it; with output not a terminal, one snapshot
 
 Flags (accepted before or after the command):
   -H, --host HOST[:PORT]  control address (default $BLUEOX_CLIENT_HOST, else
@@ -76,6 +80,7 @@ func commands() []command {
 	return []command{
 		{name: "status", summary: "print what the collector received lately", run: runStatus},
 		{name: "forward", summary: "re-point a spooling oxd at other collectors", run: runForward},
+		{name: "top", summary: "a live view of a running oxd", run: runTop},
 	}
 }
 

@@ -26,6 +26,7 @@ type daemon struct {
 	fwd     forwarder
 	files   *fileWriter
 	stats   *stats
+	web     *web // --http (http.go); nil when off
 
 	// the acknowledged link (--link), when on
 	linkRecv *fwdlink.Receiver
@@ -111,6 +112,9 @@ func (d *daemon) start() (err error) {
 		closers = append(closers, func() { d.linkLn.Close() })
 	}
 	d.registerCommands()
+	if err = d.startWeb(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -160,6 +164,10 @@ func (d *daemon) run(ctx context.Context) error {
 	lp := &loop{in: d.events, now: d.now, tick: d.tick, files: d.files, stream: d.stream, fwd: d.fwd, stats: d.stats}
 	loopDone := make(chan error, 1)
 	go func() { loopDone <- lp.run() }()
+	if d.web != nil {
+		d.web.run()
+		defer d.web.close()
+	}
 	if d.ready != nil {
 		d.ready(d)
 	}
@@ -173,6 +181,9 @@ func (d *daemon) run(ctx context.Context) error {
 		linkDone <- nil
 	}
 	d.collect.Run(ctx)
+	if d.web != nil {
+		d.web.draining()
+	}
 	if lerr := <-linkDone; lerr != nil {
 		d.log.Warn("link: stopped", "err", lerr)
 	}

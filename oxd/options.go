@@ -32,6 +32,9 @@ type options struct {
 	maxEventSize int           // largest accepted message, bytes
 	cpuProfile   string        // write a CPU profile here (diagnostics)
 	maxConns     int           // collection connections at once
+	httpAddr     string        // --http: metrics, health, status and live page; "" off
+	httpSet      bool          // --http was given (a failure to bind it is fatal)
+	metricsTypes int           // --metrics-types: types /metrics shows by name
 }
 
 // usageError is a command-line mistake: exit status 2.
@@ -88,6 +91,12 @@ Options:
       --max-event-bytes N     drop larger messages (default 16777216)
       --max-connections N     collection connections at once (default 1024)
       --cpuprofile FILE       write a Go CPU profile to FILE until exit (diagnostics)
+      --http HOST:PORT        serve /metrics (Prometheus), /healthz, /readyz, /status
+                              (STATUS as JSON) and a live page at / on this address
+                              (default 127.0.0.1:3516; "" turns it off; when the
+                              default is taken oxd warns and runs without it)
+      --metrics-types N       event types /metrics and the live page show by name
+                              (default 20); the rest are summed as type="other"
   -v                          more logging: -v info, -vv debug (repeatable)
   -h, --help                  this help
 
@@ -143,6 +152,8 @@ func parseOptions(args []string, stdout io.Writer) (options, error) {
 	fs.IntVar(&o.maxEventSize, "max-event-bytes", 16<<20, "largest message")
 	fs.IntVar(&o.maxConns, "max-connections", 1024, "collection connections")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "CPU profile file")
+	fs.StringVar(&o.httpAddr, "http", DefaultHTTP, "HTTP address")
+	fs.IntVar(&o.metricsTypes, "metrics-types", 20, "types shown by name")
 	fs.Var(&v, "v", "verbose")
 	cli.Conventions(fs)
 	if err := fs.Parse(expandShort(args)); err != nil {
@@ -153,6 +164,10 @@ func parseOptions(args []string, stdout io.Writer) (options, error) {
 		return o, usageError{err.Error() + " (see oxd -h)"}
 	}
 	o.verbose = int(v)
+	fs.Visit(func(f *flag.Flag) { o.httpSet = o.httpSet || f.Name == "http" })
+	if o.metricsTypes < 1 || o.metricsTypes > 1000 {
+		return o, usageError{fmt.Sprintf("--metrics-types %d: must be from 1 to 1000", o.metricsTypes)}
+	}
 	if fs.NArg() > 0 {
 		return o, usageError{fmt.Sprintf("unexpected argument %q (see oxd -h)", fs.Arg(0))}
 	}

@@ -18,6 +18,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -193,7 +194,10 @@ func bench(args []string) error {
 				if run == *runs-1 {
 					prof = *cpuprofile
 				}
-				r, err = runOxd(self, *oxdBin, *dir, *n, *size, prof)
+				r, err = runOxd(self, *oxdBin, *dir, *n, *size, prof, "")
+			case "oxdhttp", "oxdscrape":
+				// oxd with --http on, without and with /metrics scraped every second.
+				r, err = runOxd(self, *oxdBin, *dir, *n, *size, "", target)
 			default:
 				return fmt.Errorf("unknown target %q", target)
 			}
@@ -201,7 +205,7 @@ func bench(args []string) error {
 				return fmt.Errorf("%s: %w", target, err)
 			}
 			fmt.Printf("run %d %-6s %9.0f events/s", run+1, target, r.rate)
-			if target == "oxd" {
+			if strings.HasPrefix(target, "oxd") {
 				fmt.Printf("  VmHWM %d MiB  CPU %.2f s  subscriber got %d, dropped %d", r.hwmKiB/1024, r.cpu, r.subGot, r.dropped)
 			}
 			fmt.Println()
@@ -217,6 +221,21 @@ func bench(args []string) error {
 		}
 		med[target] = median(rates)
 		fmt.Printf("  %-6s %9.0f events/s\n", target, med[target])
+	}
+	for _, tgt := range []string{"oxdhttp", "oxdscrape"} {
+		base, with := res["oxd"], res[tgt]
+		if len(base) == 0 || len(with) != len(base) {
+			continue
+		}
+		// Ratios of the same round, where the machine's load was alike.
+		var rate, cpu []float64
+		for i := range base {
+			rate = append(rate, with[i].rate/base[i].rate)
+			if base[i].cpu > 0 {
+				cpu = append(cpu, with[i].cpu/base[i].cpu)
+			}
+		}
+		fmt.Printf("  %s / oxd: rate %.3fx (median of rounds), CPU %.3fx\n", tgt, median(rate), median(cpu))
 	}
 	if rs := res["oxd"]; len(rs) > 0 {
 		hwm := make([]float64, 0, len(rs))
@@ -330,7 +349,7 @@ func runPull(self string, n, size int, prog string, progArgs ...string) (result,
 }
 
 // runOxd measures oxd writing to a fresh log path with one subscriber attached.
-func runOxd(self, bin, parent string, n, size int, cpuprofile string) (result, error) {
+func runOxd(self, bin, parent string, n, size int, cpuprofile, mode string) (result, error) {
 	dir, err := os.MkdirTemp(parent, "oxload")
 	if err != nil {
 		return result{}, err
@@ -339,6 +358,16 @@ func runOxd(self, bin, parent string, n, size int, cpuprofile string) (result, e
 	collect, _ := freeAddr()
 	control, _ := freeAddr()
 	args := []string{"-c", collect, "-t", control, "-l", filepath.Join(dir, "logs")}
+	httpAddr, _ := freeAddr()
+	if mode == "" {
+		httpAddr = ""
+	}
+	args = append(args, "--http="+httpAddr)
+	if mode == "oxdscrape" {
+		stop := make(chan struct{})
+		defer close(stop)
+		go scrape("http://"+httpAddr+"/metrics", stop)
+	}
 	if cpuprofile != "" {
 		args = append(args, "--cpuprofile", cpuprofile)
 	}
@@ -451,6 +480,24 @@ func runOxd(self, bin, parent string, n, size int, cpuprofile string) (result, e
 	time.Sleep(100 * time.Millisecond)
 	r.subGot = subGot.Load()
 	return r, nil
+}
+
+// scrape GETs url every second until stop, as a Prometheus server would.
+func scrape(url string, stop <-chan struct{}) {
+	c := &http.Client{Timeout: 5 * time.Second}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if resp, err := c.Get(url); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}
+	}
 }
 
 func dirSize(dir string) int64 {
