@@ -40,6 +40,11 @@ type SenderOptions struct {
 	// from the sender's goroutine (connection errors) or from the goroutine whose
 	// event was dropped, and must not block.
 	OnError func(error)
+	// Dial, when set, opens the connection to the collector instead of a TCP dial
+	// to the address: a Unix socket, a tunnel, or an in-process pipe to a peer that
+	// discards what it reads (benchmarks). The Sender still does the ZMTP
+	// handshake over the connection it returns.
+	Dial func(ctx context.Context, addr string) (net.Conn, error)
 }
 
 // SenderStats is a snapshot of a Sender's counters.
@@ -126,7 +131,18 @@ func putFrame(f *frame) {
 // CollectAddr) and starts its goroutine, which connects in the background. Close
 // it to flush and release it.
 func NewSender(addr string, opts *SenderOptions) *Sender {
-	return newSender(addr, opts, dialSender)
+	dial := dialSender
+	if opts != nil && opts.Dial != nil {
+		custom := opts.Dial
+		dial = func(ctx context.Context, addr string) (*senderConn, error) {
+			conn, err := custom(ctx, addr)
+			if err != nil {
+				return nil, fmt.Errorf("ox: connect to collector %s: %w", addr, err)
+			}
+			return openSender(conn, addr)
+		}
+	}
+	return newSender(addr, opts, dial)
 }
 
 // newSender is NewSender with the connection made by dial (tests and benchmarks
@@ -527,6 +543,12 @@ func dialSender(ctx context.Context, addr string) (*senderConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ox: connect to collector %s: %w", addr, err)
 	}
+	return openSender(conn, addr)
+}
+
+// openSender does the ZMTP handshake as a PUSH peer over conn and starts the
+// reader that notices when the collector goes away.
+func openSender(conn net.Conn, addr string) (*senderConn, error) {
 	conn.SetDeadline(time.Now().Add(dialTimeout))
 	if _, err := zmq4.Open(conn, null.Security(), zmq4.Push, nil, false, nil); err != nil {
 		conn.Close()
