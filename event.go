@@ -307,22 +307,29 @@ func (e *Event) Done() {
 		cfg.recorder(Record{ID: e.ID(), Type: e.typ, Host: cfg.host, PID: cfg.pid, Start: time.Unix(0, e.start), End: time.Unix(0, end), Body: m})
 		return
 	case cfg.sender != nil:
-		f := getFrame()
-		var err error
-		f.buf = e.appendMeta(f.buf, cfg, end)
-		f.metaLen = len(f.buf)
-		f.buf, err = e.appendData(f.buf, cfg, end, body)
+		// Encoded into a scratch buffer of this goroutine's P, then copied into
+		// the Sender's queue.
+		sb := scratchPool.Get().(*[]byte)
+		buf := e.appendMeta((*sb)[:0], cfg, end)
+		metaLen := len(buf)
+		buf, err := e.appendData(buf, cfg, end, body)
 		if err != nil {
-			putFrame(f)
 			reportError(fmt.Errorf("ox: event %s not sent: %w", e.typ, err))
 		} else {
-			cfg.sender.enqueue(f)
+			cfg.sender.enqueue(buf[:metaLen], buf[metaLen:])
+		}
+		if cap(buf) <= 64<<10 { // let oversized buffers go rather than pin them
+			*sb = buf
+			scratchPool.Put(sb)
 		}
 	}
 	if body != nil {
 		body.release()
 	}
 }
+
+// scratchPool holds the buffers Done encodes events into before queueing them.
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // appendMeta appends the meta frame, byte for byte what AppendMeta writes: the
 // configuration holds the part up to the host, Start checked the type's length.
