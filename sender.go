@@ -89,11 +89,11 @@ type Sender struct {
 	onError    func(error)
 	dial       func(context.Context, string) (*senderConn, error)
 
-	mu    sync.Mutex
-	q     []*chunk // queued events in chunks, oldest first; the last may be open
-	open  *chunk   // the chunk new events are appended to (nil: start one)
-	n     int      // events queued
-	bytes int      // their meta and data bytes
+	mu      sync.Mutex
+	q       []*chunk // queued events in chunks, oldest first; the last may be open
+	open    *chunk   // the chunk new events are appended to (nil: start one)
+	n       int      // events queued
+	bytes   int      // their meta and data bytes
 	closing bool
 	idle    bool          // the writer found the queue empty: the next event wakes it
 	room    chan struct{} // closed when the writer frees room; nil when no one waits
