@@ -189,6 +189,21 @@ func (e *Event) Enabled() bool {
 // encoded when the event is done: strings, numbers, booleans, []byte, time.Time,
 // time.Duration (float seconds), errors (their text), maps, slices and structs.
 func (e *Event) Set(key string, value any) {
+	if e == nil || !e.enabled {
+		return
+	}
+	if key != "" && strings.IndexByte(key, '.') < 0 {
+		// A top-level key, the usual case: no walk down the body, no closure.
+		e.mu.Lock()
+		if !e.done {
+			if e.body == nil {
+				e.body = newFieldSet()
+			}
+			e.body.set(key, value)
+		}
+		e.mu.Unlock()
+		return
+	}
 	e.update("set", key, func(sl slot) error {
 		sl.put(value)
 		return nil
