@@ -369,14 +369,15 @@ func (e *Event) appendData(dst []byte, cfg *config, end int64, body *fieldSet) (
 		dst = appendString(dst, e.id)
 	} else {
 		dst = append(dst, 0xd9, byte(2*len(e.rawID)))
-		dst = hex.AppendEncode(dst, e.rawID[:])
+		dst = appendHexID(dst, &e.rawID)
 	}
 	dst = appendString(dst, "type")
 	dst = appendString(dst, e.typ)
-	dst = appendString(dst, "host")
-	dst = appendString(dst, cfg.host)
-	dst = appendString(dst, "pid")
-	dst = appendInt(dst, int64(cfg.pid))
+	if cfg.hostPID != nil {
+		dst = append(dst, cfg.hostPID...)
+	} else {
+		dst = appendHostPID(dst, cfg.host, cfg.pid)
+	}
 	dst = appendString(dst, "start")
 	dst = appendFloat(dst, float64(e.start)/1e9) // as UnixFloat
 	dst = appendString(dst, "end")
@@ -386,6 +387,15 @@ func (e *Event) appendData(dst []byte, cfg *config, end int64, body *fieldSet) (
 		return appendMapHeader(dst, 0), nil // the original sent {} for an empty event
 	}
 	return appendFields(dst, body, 0)
+}
+
+// appendHostPID appends the data frame's host and pid keys and values, the same
+// for every event of a configuration.
+func appendHostPID(dst []byte, host string, pid int) []byte {
+	dst = appendString(dst, "host")
+	dst = appendString(dst, host)
+	dst = appendString(dst, "pid")
+	return appendInt(dst, int64(pid))
 }
 
 // appendBody is appendMap (sorted keys) with the keys sorted in a stack buffer:
