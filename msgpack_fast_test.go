@@ -63,3 +63,27 @@ func TestValidTypeNameFastPathAgrees(t *testing.T) {
 		}
 	}
 }
+
+// Names parsed from meta frames come out equal whether or not the intern table
+// held them, also when two names share a slot, and a repeated name allocates
+// nothing.
+func TestParseMetaInternsNames(t *testing.T) {
+	names := []string{"request", "request.db", "request.cache", "web1", "x", "a.b.c"}
+	for i := 0; i < 3; i++ {
+		for _, n := range names {
+			frame, err := AppendMeta(nil, Meta{Host: n, Type: n + ".t"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := ParseMeta(frame)
+			if err != nil || m.Host != n || m.Type != n+".t" {
+				t.Fatalf("ParseMeta = %+v, %v; want host %q", m, err, n)
+			}
+		}
+	}
+	frame, _ := AppendMeta(nil, Meta{Host: "web1", Type: "request"})
+	ParseMeta(frame)
+	if allocs := testing.AllocsPerRun(100, func() { ParseMeta(frame) }); allocs != 0 {
+		t.Errorf("ParseMeta of a repeated frame allocates %v times", allocs)
+	}
+}
