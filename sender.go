@@ -42,7 +42,9 @@ type SenderOptions struct {
 	// Dial, when set, opens the connection to the collector instead of a TCP dial
 	// to the address: a Unix socket, a tunnel, or an in-process pipe to a peer that
 	// discards what it reads (benchmarks). The Sender still does the ZMTP
-	// handshake over the connection it returns.
+	// handshake over the connection it returns. Close's proof of delivery (a
+	// half-close, then the collector closing its side) needs a connection with a
+	// CloseWrite method, as TCP and Unix connections have.
 	Dial func(ctx context.Context, addr string) (net.Conn, error)
 }
 
@@ -536,8 +538,10 @@ func (s *Sender) drop(c *senderConn, err error) {
 // close its side: a PULL peer closes only after reading everything before our FIN,
 // so this proves delivery to the collector process of every byte written.
 func (s *Sender) closeGracefully(c *senderConn) {
-	if tc, ok := c.conn.(*net.TCPConn); ok {
-		if tc.CloseWrite() == nil {
+	// TCP and Unix connections can half-close; others (from SenderOptions.Dial)
+	// are closed at once.
+	if hc, ok := c.conn.(interface{ CloseWrite() error }); ok {
+		if hc.CloseWrite() == nil {
 			t := time.NewTimer(closeWait)
 			select {
 			case <-c.dead:

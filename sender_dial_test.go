@@ -7,6 +7,10 @@ import (
 	"net"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+	"github.com/go-zeromq/zmq4/security/null"
 )
 
 // A Sender with a Dial option speaks ZMTP over whatever connection Dial returns
@@ -62,4 +66,58 @@ func TestSenderDialOptionFailureIsReportedAndRetried(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	s.Close(ctx)
+}
+
+// A Sender dialing a Unix socket keeps the graceful close: Close half-closes and
+// returns only once the collector, a slow one here, has read every event and
+// closed its side.
+func TestSenderDialOptionUnixSocketClosesGracefully(t *testing.T) {
+	path := t.TempDir() + "/collect.sock"
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Skipf("no Unix sockets here: %v", err)
+	}
+	defer l.Close()
+	got := make(chan int, 1)
+	go func() {
+		nc, err := l.Accept()
+		if err != nil {
+			got <- -1
+			return
+		}
+		defer nc.Close()
+		zc, err := zmq4.Open(nc, null.Security(), zmq4.Pull, nil, true, nil)
+		if err != nil {
+			got <- -1
+			return
+		}
+		time.Sleep(50 * time.Millisecond) // a collector slow to read
+		n := 0
+		for {
+			if _, err := zc.RecvMsg(); err != nil {
+				got <- n // the Sender's half-close ends the stream
+				return
+			}
+			n++
+		}
+	}()
+	s := NewSender("unix", &SenderOptions{Dial: func(ctx context.Context, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", path)
+	}})
+	for i := 0; i < 50; i++ {
+		meta, data := testEvent(t, i)
+		s.TrySend(meta, data)
+	}
+	if err := closeSender(t, s); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case n := <-got:
+		if n != 50 {
+			t.Errorf("collector read %d events before the end, want 50", n)
+		}
+	default:
+		t.Fatal("Close returned before the collector had read everything")
+	}
 }
