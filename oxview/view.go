@@ -44,12 +44,28 @@ Flags:
   --reconnect-after DURATION ask the control port for the stream again after this
                              long without an event (default 30s)
 
+Reports (instead of printing events; input may also be FILE arguments, "-" for
+stdin, the files of one folder read together merged by time):
+
+  oxview --report day.html /var/log/blueox/20261124/*.log
+  oxstore cat request | oxview --summary --by response_status_code
+  oxview -H logs.example.com --for 10m --summary --json
+
+  --report FILE.html         write one self-contained HTML page (charts, tables)
+  --summary                  print the same numbers as plain-text tables
+  --json                     with --summary: print them as JSON
+  --by [TYPE:]FIELD          count the values of a body field (dotted key such as
+                             response.status_code; repeatable), with share and p90
+  --error-field FIELD        the body field that marks an error (default exception)
+  --for DURATION             live stream only: read this long, then report
+
 Output that JSON cannot hold as is: invalid UTF-8 in a string becomes U+FFFD,
 binary data that is not UTF-8 a base64 string, NaN and infinities the strings
 "NaN", "Infinity", "-Infinity".
 
 Exit status: 0 done, 1 unreadable or damaged input (everything before the damage
-is printed first), 2 usage error.
+is printed first; a report skips the damage, lists it and is written whole),
+2 usage error.
 `
 
 type options struct {
@@ -84,12 +100,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.BoolVar(&o.pretty, "pretty", false, "")
 	fs.BoolVar(&o.group, "group", false, "")
 	fs.DurationVar(&o.reconnect, "reconnect-after", 30*time.Second, "")
+	ro := addReportFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usageText)
 			return err
 		}
 		return usageError{err.Error()}
+	}
+	if err := ro.check(o, fs); err != nil {
+		return err
+	}
+	if ro.active() && o.reconnect > 0 {
+		return runReport(ctx, o, ro, fs.Args(), stdin, stdout, stderr)
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q (input is stdin or the live stream)", fs.Arg(0))}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/evjson"
+	"github.com/blueox/ox/internal/msgp"
+)
+
+// maxFrame is the largest event the report reads, oxd's own limit on an event:
+// a longer one is skipped as damaged, so a length a damaged header claims never
+// makes the buffer grow past it.
+const maxFrame = 16 << 20
+
+// frameReader splits a log stream into events like ox.Reader, but does not stop
+// at damage: it skips to the next byte where an event starts and reports the
+// bytes it skipped (their offset, length and why), so one bad block in a month of
+// archives costs that block, not the rest of the month.
+type frameReader struct {
+	r      io.Reader
+	buf    []byte
+	start  int   // first unconsumed byte in buf
+	offset int64 // stream offset of buf[start]
+	eof    bool
+
+	skipping bool   // looking for the next event after damage
+	skipFrom int64  // where the damage starts
+	reason   string // what was wrong there
+}
+
+// skipRange is a stretch of input that was not read as events.
+type skipRange struct {
+	Offset int64  `json:"offset"`
+	Bytes  int64  `json:"bytes"`
+	Reason string `json:"reason"`
+}
+
+func newFrameReader(r io.Reader) *frameReader { return &frameReader{r: r} }
+
+// next returns the raw bytes of the next event (valid until the next call), or a
+// skipped range, or io.EOF at the end, or the error of the underlying reader (a
+// broken gzip stream, say), after which the reader is done.
+func (f *frameReader) next() ([]byte, *skipRange, error) {
+	for {
+		avail := f.buf[f.start:]
+		if len(avail) == 0 && f.eof {
+			if f.skipping {
+				return nil, f.endSkip(), nil
+			}
+			return nil, nil, io.EOF
+		}
+		if len(avail) > 0 {
+			n, why, more := frameAt(avail, f.eof, f.skipping)
+			switch {
+			case n > 0 && f.skipping:
+				return nil, f.endSkip(), nil
+			case n > 0:
+				f.start += n
+				f.offset += int64(n)
+				return avail[:n:n], nil, nil
+			case !more && f.skipping:
+				f.start++
+				f.offset++
+				continue
+			case !more:
+				f.skipping, f.skipFrom, f.reason = true, f.offset, why
+				f.start++
+				f.offset++
+				continue
+			}
+		}
+		if err := f.fill(); err != nil {
+			if f.skipping {
+				// Say what was skipped up to here; the read error comes next.
+				sk := f.endSkip()
+				f.eof = true
+				f.buf, f.start = f.buf[:0], 0
+				return nil, sk, nil
+			}
+			return nil, nil, err
+		}
+	}
+}
+
+// endSkip ends a skip at the current offset and returns its range.
+func (f *frameReader) endSkip() *skipRange {
+	f.skipping = false
+	return &skipRange{Offset: f.skipFrom, Bytes: f.offset - f.skipFrom, Reason: f.reason}
+}
+
+// frameAt looks at the value starting b. It returns its length n when it is a
+// whole map (and, when strict, one that looks like an event: it has a "type"
+// key holding a string); else more when more input could make it one, or why it
+// cannot be one.
+func frameAt(b []byte, eof, strict bool) (n int, why string, more bool) {
+	if c := b[0]; !(c >= 0x80 && c <= 0x8f) && c != 0xde && c != 0xdf {
+		return 0, fmt.Sprintf("value starting with 0x%02x is not an event (a map)", c), false
+	}
+	n, err := ox.ValueLen(b)
+	switch {
+	case err == nil && n > maxFrame:
+		return 0, "event longer than 16 MiB", false
+	case err == nil:
+		if strict && !looksLikeEvent(b[:n]) {
+			return 0, "not an event", false
+		}
+		return n, "", false
+	case errors.Is(err, ox.ErrTruncated):
+		if eof {
+			return 0, "truncated: the input ends inside an event", false
+		}
+		if len(b) > maxFrame {
+			return 0, "event longer than 16 MiB", false
+		}
+		return 0, "", true
+	}
+	return 0, "malformed: " + err.Error(), false
+}
+
+// looksLikeEvent reports whether the map raw has a "type" key holding a string,
+// which random bytes after damage rarely do.
+func looksLikeEvent(raw []byte) bool {
+	ok := false
+	eachField(raw, func(k, v []byte) bool {
+		if string(k) == "type" {
+			_, ok = evjson.Text(v)
+			return false
+		}
+		return true
+	})
+	return ok
+}
+
+// fill reads more bytes, at least as many again as are buffered.
+func (f *frameReader) fill() error {
+	if f.start > 0 {
+		n := copy(f.buf, f.buf[f.start:])
+		f.buf = f.buf[:n]
+		f.start = 0
+	}
+	want := max(64<<10, len(f.buf))
+	if cap(f.buf)-len(f.buf) < want {
+		nb := make([]byte, len(f.buf), len(f.buf)+want)
+		copy(nb, f.buf)
+		f.buf = nb
+	}
+	n, err := f.r.Read(f.buf[len(f.buf):cap(f.buf)])
+	f.buf = f.buf[:len(f.buf)+n]
+	if err == io.EOF {
+		f.eof = true
+		return nil
+	}
+	return err
+}
+
+// eachField calls fn with the raw key and value of each member of the map raw
+// (which ox.ValueLen accepted) until fn returns false. Keys that are neither str
+// nor bin are passed as their raw bytes, which match no field name.
+func eachField(raw []byte, fn func(k, v []byte) bool) {
+	h, err := msgp.ReadHeader(raw)
+	if err != nil || h.Kind != msgp.Map {
+		return
+	}
+	pos := h.Size
+	for range h.N {
+		kn, err := ox.ValueLen(raw[pos:])
+		if err != nil {
+			return
+		}
+		k := raw[pos : pos+kn]
+		pos += kn
+		vn, err := ox.ValueLen(raw[pos:])
+		if err != nil {
+			return
+		}
+		v := raw[pos : pos+vn]
+		pos += vn
+		if t, ok := evjson.Text(k); ok {
+			k = t
+		}
+		if !fn(k, v) {
+			return
+		}
+	}
+}

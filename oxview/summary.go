@@ -1,0 +1,551 @@
+package main
+
+import (
+	"bytes"
+	"container/list"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/blueox/ox/internal/evjson"
+	"github.com/blueox/ox/internal/msgp"
+)
+
+// The aggregate behind --summary and --report. Everything in it is bounded
+// whatever the input: a fixed number of types, hosts and field values, each
+// with fixed-size histograms and time series, and a bounded table of ids waiting
+// to be joined.
+const (
+	maxTypes      = 256 // types counted one by one; more share otherTypes
+	otherTypes    = "(other types)"
+	topCapacity   = 200     // values a top-k table keeps (hosts, --by values, error messages)
+	topShown      = 15      // values a report shows per table
+	maxJoinWait   = 100_000 // ids waiting for their parent or their sub-events
+	maxSkipRanges = 100     // damaged ranges listed one by one
+	maxValueLen   = 200     // bytes of a field value or message kept as its key
+)
+
+// byField is one --by FIELD: a dotted path into the body, for the events of one
+// type when written TYPE:FIELD.
+type byField struct {
+	spec string   // as given
+	typ  string   // "" for every type
+	path []string // the dotted key, split
+}
+
+// parseByField reads a --by value: FIELD or TYPE:FIELD.
+func parseByField(s string) (byField, bool) {
+	f := byField{spec: s}
+	if i := strings.IndexByte(s, ':'); i >= 0 {
+		f.typ, s = s[:i], s[i+1:]
+	}
+	if s == "" || strings.HasPrefix(s, ".") || strings.HasSuffix(s, ".") || strings.Contains(s, "..") {
+		return f, false
+	}
+	f.path = strings.Split(s, ".")
+	return f, true
+}
+
+// event is what the aggregate reads from one event.
+type event struct {
+	typ, id, host    []byte
+	start, end       float64
+	hasStart, hasEnd bool
+	body             []byte // raw MessagePack, nil when absent
+	raw              []byte // the whole event
+	hasType, hasID   bool
+	hasHost          bool
+	duration         float64
+	hasDuration      bool
+	time             float64 // start, else end
+	hasTime          bool
+}
+
+// parseEvent reads the fields of the map raw (accepted by ox.ValueLen).
+func parseEvent(raw []byte, ev *event) {
+	*ev = event{raw: raw}
+	eachField(raw, func(k, v []byte) bool {
+		switch string(k) {
+		case "type":
+			ev.typ, ev.hasType = evjson.Text(v)
+		case "id":
+			ev.id, ev.hasID = evjson.Text(v)
+		case "host":
+			ev.host, ev.hasHost = evjson.Text(v)
+		case "start":
+			ev.start, ev.hasStart = timeOf(v)
+		case "end":
+			ev.end, ev.hasEnd = timeOf(v)
+		case "body":
+			ev.body = v
+		}
+		return true
+	})
+	if ev.hasStart && ev.hasEnd {
+		ev.duration, ev.hasDuration = ev.end-ev.start, true
+	}
+	switch {
+	case ev.hasStart:
+		ev.time, ev.hasTime = ev.start, true
+	case ev.hasEnd:
+		ev.time, ev.hasTime = ev.end, true
+	}
+}
+
+// timeOf reads a time as BlueOx writes it (float Unix seconds) or as an int or a
+// MessagePack timestamp; NaN and infinities are not times.
+func timeOf(v []byte) (float64, bool) {
+	if f, ok := evjson.Number(v); ok {
+		return f, !math.IsNaN(f) && !math.IsInf(f, 0)
+	}
+	h, err := msgp.ReadHeader(v)
+	if err != nil || h.Kind != msgp.Ext || h.Ext != -1 || len(v) < h.Size+h.N {
+		return 0, false
+	}
+	t, ok := msgp.Timestamp(v[h.Size : h.Size+h.N])
+	if !ok {
+		return 0, false
+	}
+	return float64(t.UnixNano()) / 1e9, true
+}
+
+// lookup returns the raw value under the dotted path in the map raw: nested
+// maps first (response.status_code in {"response": {"status_code": 200}}), then
+// a key holding the dots itself. Nil when there is none.
+func lookup(raw []byte, path []string) []byte {
+	v := raw
+	for _, p := range path {
+		v = field(v, p)
+		if v == nil {
+			break
+		}
+	}
+	if v == nil && len(path) > 1 {
+		v = field(raw, strings.Join(path, "."))
+	}
+	return v
+}
+
+// field returns the raw value under key in the map raw (the last when repeated).
+func field(raw []byte, key string) []byte {
+	var out []byte
+	eachField(raw, func(k, v []byte) bool {
+		if string(k) == key {
+			out = v
+		}
+		return true
+	})
+	return out
+}
+
+// appendValueKey appends the text a value is counted under: a string or bin as
+// it is, a number, bool or nil as written in JSON, a map or list as compact JSON;
+// cut to maxValueLen bytes (at a UTF-8 boundary when it is text).
+func appendValueKey(dst, v []byte) []byte {
+	start := len(dst)
+	if t, ok := evjson.Text(v); ok {
+		dst = append(dst, t...)
+	} else if f, ok := evjson.Number(v); ok && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		dst = strconv.AppendInt(dst, int64(f), 10)
+	} else if ok {
+		dst = strconv.AppendFloat(dst, f, 'g', -1, 64)
+	} else if out, err := evjson.AppendMsgpack(dst, v, evjson.Options{}); err == nil {
+		dst = out
+	}
+	return cutText(dst, start, maxValueLen)
+}
+
+// cutText shortens dst[start:] to at most n bytes, not splitting a UTF-8 sequence.
+func cutText(dst []byte, start, n int) []byte {
+	if len(dst)-start <= n {
+		return dst
+	}
+	end := start + n
+	for end > start && !utf8.RuneStart(dst[end]) {
+		end--
+	}
+	return dst[:end]
+}
+
+// isSet reports whether an error field's value says there was an error: present
+// and not nil, false or an empty string.
+func isSet(v []byte) bool {
+	if len(v) == 0 {
+		return false
+	}
+	switch v[0] {
+	case 0xc0, 0xc2, 0xa0: // nil, false, ""
+		return false
+	}
+	if t, ok := evjson.Text(v); ok {
+		return len(bytes.TrimSpace(t)) > 0
+	}
+	return true
+}
+
+// appendMessage appends the line an error is counted under: for a Python
+// traceback its last line ("ZeroDivisionError: division by zero"), for other
+// text its first non-blank line, cut to maxValueLen bytes.
+func appendMessage(dst, v []byte) []byte {
+	t, ok := evjson.Text(v)
+	if !ok {
+		return appendValueKey(dst, v)
+	}
+	t = bytes.TrimSpace(t)
+	if bytes.HasPrefix(t, []byte("Traceback (most recent call last)")) {
+		if i := bytes.LastIndexByte(t, '\n'); i >= 0 {
+			t = t[i+1:]
+		}
+	} else if i := bytes.IndexByte(t, '\n'); i >= 0 {
+		t = t[:i]
+	}
+	start := len(dst)
+	dst = append(dst, bytes.TrimSpace(t)...)
+	return cutText(dst, start, maxValueLen)
+}
+
+// typeStats is what the aggregate knows about one type.
+type typeStats struct {
+	name   string
+	count  uint64
+	errors uint64
+	dur    *hist
+	times  series
+}
+
+// byStats counts the values of one --by field.
+type byStats struct {
+	field   byField
+	with    uint64 // events with the field
+	without uint64 // events (of the chosen type) without it
+	top     *topK
+}
+
+// summary is the aggregate of a stream of events.
+type summary struct {
+	errField []string // dotted path of the error field
+	errSpec  string
+
+	events     uint64
+	untyped    uint64 // events without a string type
+	first      float64
+	last       float64
+	timed      bool
+	times      series
+	types      map[string]*typeStats
+	hosts      *topK
+	noHost     uint64
+	by         []*byStats
+	errors     uint64
+	errTimes   series
+	errMsgs    *topK
+	join       *joiner
+	inputs     []string
+	skips      []skipInput
+	skipCount  uint64
+	skipBytes  int64
+	readErrors []string
+
+	ev      event
+	scratch []byte
+}
+
+// skipInput is a skipped range of one input.
+type skipInput struct {
+	Input string `json:"input"`
+	skipRange
+}
+
+func newSummary(errField string, by []byField) *summary {
+	s := &summary{
+		errSpec:  errField,
+		errField: strings.Split(errField, "."),
+		types:    map[string]*typeStats{},
+		hosts:    newTopK(topCapacity, false),
+		errMsgs:  newTopK(topCapacity, false),
+		join:     newJoiner(maxJoinWait),
+		first:    math.Inf(1),
+		last:     math.Inf(-1),
+	}
+	for _, f := range by {
+		s.by = append(s.by, &byStats{field: f, top: newTopK(topCapacity, true)})
+	}
+	return s
+}
+
+// typeOf returns the stats of type name, or of otherTypes when maxTypes are
+// already counted.
+func (s *summary) typeOf(name []byte) *typeStats {
+	if t, ok := s.types[string(name)]; ok {
+		return t
+	}
+	n := string(name)
+	if len(s.types) >= maxTypes {
+		n = otherTypes
+		if t, ok := s.types[n]; ok {
+			return t
+		}
+	}
+	t := &typeStats{name: n, dur: newHist()}
+	s.types[n] = t
+	return t
+}
+
+// add counts one event (raw MessagePack accepted by ox.ValueLen).
+func (s *summary) add(raw []byte) {
+	ev := &s.ev
+	parseEvent(raw, ev)
+	s.events++
+	if !ev.hasType {
+		s.untyped++
+	}
+	t := s.typeOf(ev.typ)
+	t.count++
+	if ev.hasDuration {
+		t.dur.add(ev.duration)
+	}
+	if ev.hasTime {
+		t.times.add(ev.time)
+		s.times.add(ev.time)
+		s.first = min(s.first, ev.time)
+		s.last = max(s.last, ev.time)
+		s.timed = true
+	}
+	if ev.hasEnd {
+		s.last = max(s.last, ev.end)
+	}
+	if ev.hasHost {
+		s.hosts.add(ev.host)
+	} else {
+		s.noHost++
+	}
+	for _, b := range s.by {
+		if b.field.typ != "" && b.field.typ != string(ev.typ) {
+			continue
+		}
+		v := s.fieldOf(b.field.path)
+		if v == nil {
+			b.without++
+			continue
+		}
+		b.with++
+		s.scratch = appendValueKey(s.scratch[:0], v)
+		e := b.top.add(s.scratch)
+		if ev.hasDuration {
+			e.hist.add(ev.duration)
+		}
+	}
+	if v := s.fieldOf(s.errField); isSet(v) {
+		s.errors++
+		t.errors++
+		if ev.hasTime {
+			s.errTimes.add(ev.time)
+		}
+		s.scratch = appendMessage(s.scratch[:0], v)
+		s.errMsgs.add(s.scratch)
+	}
+	if ev.hasID && ev.hasType && t.name != otherTypes {
+		s.join.add(ev.id, t.name, ev.duration, ev.hasDuration)
+	}
+}
+
+// fieldOf returns the value under path in the loaded event's body; the event's
+// own host, pid and type when the body has no such key.
+func (s *summary) fieldOf(path []string) []byte {
+	if s.ev.body != nil {
+		if v := lookup(s.ev.body, path); v != nil {
+			return v
+		}
+	}
+	if len(path) == 1 && (path[0] == "host" || path[0] == "pid" || path[0] == "type") {
+		return field(s.ev.raw, path[0])
+	}
+	return nil
+}
+
+// skipped records a damaged range of input.
+func (s *summary) skipped(input string, r skipRange) {
+	s.skipCount++
+	s.skipBytes += r.Bytes
+	if len(s.skips) < maxSkipRanges {
+		s.skips = append(s.skips, skipInput{Input: input, skipRange: r})
+	}
+}
+
+// joiner joins sub-events (type "request.db") to their parent (type "request")
+// by id, to tell how much of the parents' time the sub-events take. Sub-events
+// are usually sent, and so logged, before their parent; a parent met first
+// waits too, for sub-events read after it (a file of parents read before the
+// file of their sub-events). At most max ids wait; the oldest is forgotten to
+// make room, and its sub-events are counted as not joined.
+type joiner struct {
+	max     int
+	pending map[string]*list.Element // id -> *pend
+	order   *list.List
+	parents map[string]*parentJoin
+	unjoin  map[string]uint64 // sub-event type -> events never joined
+}
+
+// pend is an id waiting: its parent's type when the parent came first, and the
+// sub-events seen.
+type pend struct {
+	id     string
+	parent string // "" until the parent is seen
+	subs   []subDur
+}
+
+type subDur struct {
+	typ string
+	dur float64 // total duration (0 for those without one)
+	n   uint64
+}
+
+// parentJoin is what is known of the sub-events of one parent type.
+type parentJoin struct {
+	parents uint64  // parent events with a duration
+	seconds float64 // their total duration
+	subs    map[string]*subJoin
+}
+
+// subJoin is one type of sub-event joined to its parents.
+type subJoin struct {
+	events  uint64
+	parents uint64 // parents having at least one
+	seconds float64
+}
+
+func newJoiner(max int) *joiner {
+	return &joiner{max: max, pending: map[string]*list.Element{}, order: list.New(),
+		parents: map[string]*parentJoin{}, unjoin: map[string]uint64{}}
+}
+
+// parentType returns the type a sub-event joins ("request" for "request.db"), or
+// "" for a top-level type.
+func parentType(typ string) string {
+	if i := strings.IndexByte(typ, '.'); i > 0 {
+		return typ[:i]
+	}
+	return ""
+}
+
+func (j *joiner) parentOf(typ string) *parentJoin {
+	p := j.parents[typ]
+	if p == nil {
+		p = &parentJoin{subs: map[string]*subJoin{}}
+		j.parents[typ] = p
+	}
+	return p
+}
+
+// add takes one event with an id, of a counted type.
+func (j *joiner) add(id []byte, typ string, dur float64, timed bool) {
+	pt := parentType(typ)
+	el := j.pending[string(id)]
+	if pt == "" {
+		p := j.parentOf(typ)
+		if timed {
+			p.parents++
+			p.seconds += dur
+		}
+		if el != nil {
+			w := el.Value.(*pend)
+			if w.parent == "" {
+				for _, sd := range w.subs {
+					j.credit(typ, sd)
+				}
+				w.subs = w.subs[:0]
+				w.parent = typ
+			}
+			return
+		}
+		j.wait(string(id)).parent = typ
+		return
+	}
+	sd := subDur{typ: typ, dur: dur, n: 1}
+	if el != nil {
+		w := el.Value.(*pend)
+		if w.parent != "" {
+			seen := false
+			for _, o := range w.subs {
+				seen = seen || o.typ == typ
+			}
+			if w.parent == pt {
+				j.creditOne(pt, sd, !seen)
+				if !seen {
+					w.subs = append(w.subs, subDur{typ: typ})
+				}
+			} else {
+				j.unjoin[typ]++
+			}
+			return
+		}
+		for i := range w.subs {
+			if w.subs[i].typ == typ {
+				w.subs[i].n++
+				w.subs[i].dur += dur
+				return
+			}
+		}
+		w.subs = append(w.subs, sd)
+		return
+	}
+	j.wait(string(id)).subs = []subDur{sd}
+}
+
+// wait adds id to the waiting ids, forgetting the oldest when there are too many.
+func (j *joiner) wait(id string) *pend {
+	w := &pend{id: id}
+	j.pending[id] = j.order.PushBack(w)
+	if len(j.pending) > j.max {
+		old := j.order.Remove(j.order.Front()).(*pend)
+		delete(j.pending, old.id)
+		j.forget(old)
+	}
+	return w
+}
+
+// forget counts the sub-events of a waiting id that never met their parent.
+func (j *joiner) forget(w *pend) {
+	if w.parent != "" {
+		return
+	}
+	for _, sd := range w.subs {
+		j.unjoin[sd.typ] += sd.n
+	}
+}
+
+// credit adds the sub-events sd of one parent of type parent.
+func (j *joiner) credit(parent string, sd subDur) {
+	if parentType(sd.typ) != parent {
+		j.unjoin[sd.typ] += sd.n
+		return
+	}
+	p := j.parentOf(parent)
+	s := p.subs[sd.typ]
+	if s == nil {
+		s = &subJoin{}
+		p.subs[sd.typ] = s
+	}
+	s.events += sd.n
+	s.parents++
+	s.seconds += sd.dur // 0 for sub-events without a duration
+}
+
+// creditOne adds one sub-event met after its parent; first says it is the first
+// of its type for that parent.
+func (j *joiner) creditOne(parent string, sd subDur, first bool) {
+	j.credit(parent, sd)
+	if !first {
+		j.parents[parent].subs[sd.typ].parents--
+	}
+}
+
+// finish counts the sub-events still waiting as not joined.
+func (j *joiner) finish() {
+	for el := j.order.Front(); el != nil; el = el.Next() {
+		j.forget(el.Value.(*pend))
+	}
+	j.order.Init()
+	clear(j.pending)
+}
