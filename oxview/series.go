@@ -28,32 +28,24 @@ func (s *series) add(t float64) {
 		s.used, s.width = true, 60
 		s.start = sec / s.width * s.width
 	}
-	for sec < s.start || sec >= s.start+seriesBins*s.width {
-		s.widen(sec)
+	if sec < s.start || sec >= s.start+seriesBins*s.width {
+		lo, hi := sec, sec
+		if first, last := s.usedBins(); first >= 0 {
+			lo = min(lo, s.start+int64(first)*s.width)
+			hi = max(hi, s.start+int64(last)*s.width)
+		}
+		w := s.width
+		for hi/w-lo/w >= seriesBins {
+			w *= 2
+		}
+		s.remap(lo/w*w, w)
 	}
 	s.bins[(sec-s.start)/s.width]++
 }
 
-// widen doubles the bin width, keeping the bins aligned, to make room for sec.
-func (s *series) widen(sec int64) {
-	w := s.width * 2
-	lo := min(s.start, sec) / w * w
-	var nb [seriesBins]uint64
-	for i, c := range s.bins {
-		if c != 0 {
-			nb[(s.start+int64(i)*s.width-lo)/w] += c
-		}
-	}
-	s.bins, s.start, s.width = nb, lo, w
-}
-
-// span returns the used bins: their first start and the counts from the first
-// non-empty bin to the last one.
-func (s *series) span() (start int64, counts []uint64) {
-	if !s.used {
-		return 0, nil
-	}
-	first, last := -1, -1
+// usedBins returns the first and last non-empty bins, -1 when none is.
+func (s *series) usedBins() (first, last int) {
+	first, last = -1, -1
 	for i, c := range s.bins {
 		if c != 0 {
 			if first < 0 {
@@ -62,6 +54,28 @@ func (s *series) span() (start int64, counts []uint64) {
 			last = i
 		}
 	}
+	return first, last
+}
+
+// remap moves the bins to start at start, each w wide (the width or a power of
+// two times it, so no bin is split); the caller made sure the counts fit.
+func (s *series) remap(start, w int64) {
+	var nb [seriesBins]uint64
+	for i, c := range s.bins {
+		if c != 0 {
+			nb[(s.start+int64(i)*s.width-start)/w] += c
+		}
+	}
+	s.bins, s.start, s.width = nb, start, w
+}
+
+// span returns the used bins: their first start and the counts from the first
+// non-empty bin to the last one.
+func (s *series) span() (start int64, counts []uint64) {
+	if !s.used {
+		return 0, nil
+	}
+	first, last := s.usedBins()
 	if first < 0 {
 		return 0, nil
 	}
