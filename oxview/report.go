@@ -142,7 +142,7 @@ func writeHTML(w io.Writer, r *result) {
 		}
 		p(`</p>`)
 		if r.Timeline.Bins > 0 {
-			timeChart(b, r.Timeline, [][]uint64{t.PerBin}, []string{col}, 520, 120)
+			timeChart(b, r.Timeline, [][]uint64{t.PerBin}, []string{col}, 360, 120)
 		}
 		if len(t.Histogram) > 0 {
 			p(`<p class="meta" style="margin-top:10px">how long they took (log scale)</p>`)
@@ -163,7 +163,7 @@ func writeHTML(w io.Writer, r *result) {
 			p(` (events of type <code>%s</code>)`, esc(by.Type, 80))
 		}
 		p(`</p>`)
-		valueTable(b, by.topResult, "value", true)
+		valueTable(b, by.topResult, "value", true, palette)
 		p(`</div>`)
 	}
 
@@ -185,7 +185,7 @@ func writeHTML(w io.Writer, r *result) {
 			timeChart(b, r.Timeline, [][]uint64{r.Errors.PerBin}, []string{"#dc2626"}, 760, 140)
 		}
 		p(`<div class="scroll" style="margin-top:12px">`)
-		valueTable(b, r.Errors.Messages, "message", false)
+		valueTable(b, r.Errors.Messages, "message", false, []string{"#dc2626"})
 		p(`</div>`)
 	} else {
 		p(`<p class="ok">No errors.</p>`)
@@ -211,7 +211,7 @@ func writeHTML(w io.Writer, r *result) {
 
 	// Hosts, input and damage.
 	p(`<h2>Hosts</h2><div class="card scroll">`)
-	valueTable(b, r.Hosts, "host", false)
+	valueTable(b, r.Hosts, "host", false, []string{"#0284c7"})
 	if r.EventsWithoutHost > 0 {
 		p(`<p class="note">%s events name no host.</p>`, fmtCount(r.EventsWithoutHost))
 	}
@@ -261,7 +261,7 @@ func kpi(b *strings.Builder, value, label string, bad bool) {
 }
 
 // valueTable writes a top-k table with a bar per value.
-func valueTable(b *strings.Builder, t topResult, what string, withP90 bool) {
+func valueTable(b *strings.Builder, t topResult, what string, withP90 bool, cols []string) {
 	if len(t.Values) == 0 {
 		fmt.Fprintf(b, `<p class="note">none</p>`)
 		return
@@ -275,7 +275,7 @@ func valueTable(b *strings.Builder, t topResult, what string, withP90 bool) {
 	for i, v := range t.Values {
 		fmt.Fprintf(b, `<tr><td class="v"><code>%s</code></td><td class="n">%s</td><td class="n">%s</td><td class="bar">`,
 			esc(v.Value, 160), html.EscapeString(countOf(v)), fmtPct(v.Share))
-		barSVG(b, v.Share/math.Max(top, 1e-12), palette[i%len(palette)])
+		barSVG(b, v.Share/math.Max(top, 1e-12), cols[i%len(cols)])
 		b.WriteString(`</td>`)
 		if withP90 {
 			if v.P90 != nil {
@@ -348,12 +348,11 @@ func timeChart(b *strings.Builder, tl timeline, series [][]uint64, cols []string
 			peak = math.Max(peak, float64(c)*perMin)
 		}
 	}
-	ymax := niceCeil(peak)
+	ymax, step := niceScale(peak, 4)
 	fmt.Fprintf(b, `<svg viewBox="0 0 %g %g" role="img" aria-label="events per minute">`, W, H)
 	// Horizontal grid and y labels.
-	for i := 0; i <= 4; i++ {
-		v := ymax * float64(i) / 4
-		y := top + ph - ph*float64(i)/4
+	for v := 0.0; v <= ymax; v += step {
+		y := top + ph - ph*v/ymax
 		fmt.Fprintf(b, `<line x1="%g" x2="%g" y1="%.1f" y2="%.1f" stroke="#e5e7eb"/>`, left, W-right, y, y)
 		fmt.Fprintf(b, `<text x="%g" y="%.1f" text-anchor="end">%s</text>`, left-6, y+4, shortNum(v))
 	}
@@ -378,7 +377,7 @@ func timeChart(b *strings.Builder, tl timeline, series [][]uint64, cols []string
 	// Time labels: up to six, on bin starts.
 	span := float64(int64(n) * tl.BinSeconds)
 	days := span > 86400
-	ticks := min(6, n)
+	ticks := max(1, min(int(pw/120), n))
 	for k := 0; k < ticks; k++ {
 		i := 0
 		if ticks > 1 {
@@ -411,7 +410,7 @@ func timeChart(b *strings.Builder, tl timeline, series [][]uint64, cols []string
 // histChart draws a duration histogram on a log scale, with the p50, p90 and p99
 // marked.
 func histChart(b *strings.Builder, bins []histBinJSON, d *durResult, col string) {
-	const W, H = 520.0, 150.0
+	const W, H = 360.0, 130.0
 	const left, right, top, bottom = 40.0, 12.0, 18.0, 24.0
 	pw, ph := W-left-right, H-top-bottom
 	lo, hi := math.Log10(bins[0].Lo), math.Log10(bins[len(bins)-1].Hi)
@@ -424,12 +423,12 @@ func histChart(b *strings.Builder, bins []histBinJSON, d *durResult, col string)
 	for _, bn := range bins {
 		peak = max(peak, bn.Count)
 	}
-	ymax := niceCeil(float64(peak))
+	ymax, step := niceScale(float64(peak), 2)
 	fmt.Fprintf(b, `<svg viewBox="0 0 %g %g" role="img" aria-label="duration histogram">`, W, H)
-	for i := 0; i <= 2; i++ {
-		y := top + ph - ph*float64(i)/2
+	for v := 0.0; v <= ymax; v += step {
+		y := top + ph - ph*v/ymax
 		fmt.Fprintf(b, `<line x1="%g" x2="%g" y1="%.1f" y2="%.1f" stroke="#e5e7eb"/>`, left, W-right, y, y)
-		fmt.Fprintf(b, `<text x="%g" y="%.1f" text-anchor="end">%s</text>`, left-6, y+4, shortNum(ymax*float64(i)/2))
+		fmt.Fprintf(b, `<text x="%g" y="%.1f" text-anchor="end">%s</text>`, left-6, y+4, shortNum(v))
 	}
 	for _, bn := range bins {
 		if bn.Count == 0 {
@@ -479,18 +478,20 @@ func decadeName(e int) string {
 	return fmt.Sprintf("%g ks", math.Pow(10, float64(e-3)))
 }
 
-// niceCeil rounds v up to 1, 2 or 5 times a power of ten (1 at least).
-func niceCeil(v float64) float64 {
-	if v <= 1 {
-		return 1
-	}
-	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 2, 5, 10} {
-		if m*p >= v {
-			return m * p
+// niceScale returns the top of an axis holding v, split in ticks steps of
+// 1, 2 or 5 times a power of ten (whole numbers; 1 at least).
+func niceScale(v float64, ticks int) (top, step float64) {
+	raw := math.Max(v, 1) / float64(ticks)
+	p := math.Pow(10, math.Floor(math.Log10(raw)))
+	step = 10 * p
+	for _, m := range []float64{1, 2, 5} {
+		if m*p >= raw {
+			step = m * p
+			break
 		}
 	}
-	return 10 * p
+	step = math.Max(step, 1)
+	return step * math.Max(1, math.Ceil(v/step)), step
 }
 
 // shortNum formats an axis value: 950, 1.2k, 3.4M.

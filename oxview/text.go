@@ -109,9 +109,9 @@ func approxNote(w io.Writer, t topResult) {
 // countOf is a count as shown: "~n" when it may be over the true count.
 func countOf(v valueResult) string {
 	if v.Error > 0 {
-		return "~" + strconv.FormatUint(v.Count, 10)
+		return "~" + fmtCount(v.Count)
 	}
-	return strconv.FormatUint(v.Count, 10)
+	return fmtCount(v.Count)
 }
 
 // clean makes event-derived text safe for one terminal cell: control characters
