@@ -54,7 +54,8 @@ code{font:13px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#
 .legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:-1px}
 .ok{color:#15803d}
 footer{margin-top:40px;color:var(--muted);font-size:12px}
-@media (max-width:600px){main{padding:18px 12px 32px}header h1{font-size:22px}.grid{grid-template-columns:1fr}td.bar{display:none}}
+.narrow{display:none}
+@media (max-width:600px){main{padding:18px 12px 32px}header h1{font-size:22px}.grid{grid-template-columns:1fr}.bar{display:none}td.v{min-width:9em}.wide{display:none}.narrow{display:block}.kpi b{font-size:20px}}
 `
 
 // esc makes event-derived text safe to place in HTML text or an attribute, and
@@ -106,12 +107,14 @@ func writeHTML(w io.Writer, r *result) {
 		}
 		p(`<h2>Events over time</h2><div class="card">`)
 		p(`<p class="meta">events per minute, all types; <span style="color:var(--bad)">errors</span> in red · one bar is %s</p>`, esc(binName(r.Timeline.BinSeconds), 30))
-		timeChart(b, r.Timeline, [][]uint64{total, r.Errors.PerBin}, []string{palette[0], "#dc2626"}, 760, 200)
+		wideNarrow(b, func(w, h float64) {
+			timeChart(b, r.Timeline, [][]uint64{total, r.Errors.PerBin}, []string{palette[0], "#dc2626"}, w, h)
+		}, 200)
 		p(`</div>`)
 	}
 
 	// Types.
-	p(`<h2>Types</h2><div class="card scroll"><table><thead><tr><th>type</th><th class="n">count</th><th></th>`)
+	p(`<h2>Types</h2><div class="card scroll"><table><thead><tr><th>type</th><th class="n">count</th><th class="bar"></th>`)
 	p(`<th class="n">errors</th><th class="n">p50</th><th class="n">p90</th><th class="n">p99</th><th class="n">max</th></tr></thead><tbody>`)
 	var maxCount uint64
 	for _, t := range r.Types {
@@ -182,7 +185,9 @@ func writeHTML(w io.Writer, r *result) {
 	p(`</p>`)
 	if r.Errors.Count > 0 {
 		if r.Timeline.Bins > 0 {
-			timeChart(b, r.Timeline, [][]uint64{r.Errors.PerBin}, []string{"#dc2626"}, 760, 140)
+			wideNarrow(b, func(w, h float64) {
+				timeChart(b, r.Timeline, [][]uint64{r.Errors.PerBin}, []string{"#dc2626"}, w, h)
+			}, 140)
 		}
 		p(`<div class="scroll" style="margin-top:12px">`)
 		valueTable(b, r.Errors.Messages, "message", false, []string{"#dc2626"})
@@ -266,7 +271,7 @@ func valueTable(b *strings.Builder, t topResult, what string, withP90 bool, cols
 		fmt.Fprintf(b, `<p class="note">none</p>`)
 		return
 	}
-	fmt.Fprintf(b, `<table><thead><tr><th>%s</th><th class="n">count</th><th class="n">share</th><th></th>`, what)
+	fmt.Fprintf(b, `<table><thead><tr><th>%s</th><th class="n">count</th><th class="n">share</th><th class="bar"></th>`, what)
 	if withP90 {
 		fmt.Fprintf(b, `<th class="n">p90</th>`)
 	}
@@ -293,6 +298,16 @@ func valueTable(b *strings.Builder, t topResult, what string, withP90 bool, cols
 	if t.Approximate {
 		fmt.Fprintf(b, `<p class="note">Approximate: more distinct values than the table holds, so counts marked ~ may be up to %s too high.</p>`, fmtCount(t.MaxError))
 	}
+}
+
+// wideNarrow draws a chart twice, for wide and for narrow screens (CSS shows
+// one), so its labels stay readable on a phone without a script.
+func wideNarrow(b *strings.Builder, draw func(w, h float64), h float64) {
+	b.WriteString(`<div class="wide">`)
+	draw(760, h)
+	b.WriteString(`</div><div class="narrow">`)
+	draw(360, h)
+	b.WriteString(`</div>`)
 }
 
 // barSVG writes a horizontal bar filled to frac (0..1) of its width.
