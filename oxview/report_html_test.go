@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"image"
 	"image/color"
 	"image/png"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/oxdtest"
 	"github.com/blueox/ox/internal/testenv"
 )
 
@@ -200,5 +202,47 @@ func TestReportDrawsInAHeadlessBrowser(t *testing.T) {
 				t.Errorf("%d pixels of the error colour", got)
 			}
 		})
+	}
+}
+
+func TestLiveReportStopsAfterFor(t *testing.T) {
+	c := oxdtest.StartStandIn(t)
+	var out, errOut testenv.SyncBuffer
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		done <- run(context.Background(), []string{"-H", c.Control, "--for", "2s", "--summary", "--json", "--by", "level"},
+			strings.NewReader(""), &out, &errOut)
+	}()
+	frames := testenv.WireFrames(t)
+	var err error
+loop:
+	for i := 0; ; i++ {
+		select {
+		case err = <-done:
+			break loop
+		case <-time.After(20 * time.Millisecond):
+		}
+		if i > 1000 {
+			t.Fatal("--for 2s did not end the read")
+		}
+		f := frames[i%len(frames)]
+		send(t, c, [2][]byte{f.Meta, f.Data})
+		if i%10 == 5 {
+			c.Publish(t, "request", []byte{0xc1}) // not an event
+		}
+	}
+	if took := time.Since(start); took < 2*time.Second || took > 30*time.Second {
+		t.Errorf("the read took %v, want about 2s", took)
+	}
+	var r result
+	if jerr := json.Unmarshal([]byte(out.String()), &r); jerr != nil {
+		t.Fatalf("not the JSON summary: %v (run: %v, stderr %q)", jerr, err, errOut.String())
+	}
+	if r.Events == 0 || len(r.Types) < 3 || !strings.HasPrefix(r.Inputs[0], "live stream of ") {
+		t.Errorf("events %d, types %d, inputs %v", r.Events, len(r.Types), r.Inputs)
+	}
+	if r.Skipped.Count == 0 || err == nil || !strings.Contains(err.Error(), "damaged input") {
+		t.Errorf("undecodable events not counted as skipped: %+v, run %v", r.Skipped, err)
 	}
 }
