@@ -253,3 +253,26 @@ func TestManyDistinctNamesStayBounded(t *testing.T) {
 		t.Errorf("types add up to %d", total)
 	}
 }
+
+func TestJoinerForgetsTheOldestWhenFull(t *testing.T) {
+	j := newJoiner(3)
+	for _, id := range []string{"a", "b", "c", "d"} { // d takes a's place
+		j.add([]byte(id), "request.db", 0.1, true)
+	}
+	for _, id := range []string{"b", "c", "a"} {
+		j.add([]byte(id), "request", 1, true)
+	}
+	j.add([]byte("c"), "request.db", 0.2, true) // after its parent
+	j.add([]byte("c"), "other.db", 0.2, true)   // another family's sub-event
+	j.finish()
+	p := j.parents[j.nameIx["request"]]
+	db := p.subs[j.nameIx["request.db"]]
+	// "a"'s sub-event was forgotten to make room for "d"'s, which never met its
+	// parent; "b" and "c" joined, "c" twice.
+	if p.parents != 3 || db.events != 3 || db.parents != 2 || math.Abs(db.seconds-0.4) > 1e-12 {
+		t.Errorf("parents %d, db events %d in %d parents, %g s", p.parents, db.events, db.parents, db.seconds)
+	}
+	if j.unjoin["request.db"] != 2 || j.unjoin["other.db"] != 1 {
+		t.Errorf("not joined: %v", j.unjoin)
+	}
+}

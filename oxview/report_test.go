@@ -89,11 +89,13 @@ type expected struct {
 	parentSec map[string]float64
 	subSec    map[string]float64 // sub type -> joined seconds
 	subEvents map[string]int
+	subOwner  map[string]map[string]bool // sub type -> parent ids having one
 }
 
 func expect(evs []map[string]any) expected {
 	e := expected{count: map[string]int{}, durs: map[string][]float64{}, errByType: map[string]int{},
-		hosts: map[string]int{}, parentSec: map[string]float64{}, subSec: map[string]float64{}, subEvents: map[string]int{}}
+		hosts: map[string]int{}, parentSec: map[string]float64{}, subSec: map[string]float64{}, subEvents: map[string]int{},
+		subOwner: map[string]map[string]bool{}}
 	parents := map[string]string{} // id -> parent type
 	for _, ev := range evs {
 		typ, _ := ev["type"].(string)
@@ -131,6 +133,10 @@ func expect(evs []map[string]any) expected {
 		en, _ := num(ev["end"])
 		e.subSec[typ] += en - s
 		e.subEvents[typ]++
+		if e.subOwner[typ] == nil {
+			e.subOwner[typ] = map[string]bool{}
+		}
+		e.subOwner[typ][id] = true
 	}
 	return e
 }
@@ -207,6 +213,9 @@ func check(t *testing.T, got *result, e expected) {
 		}
 		for _, s := range j.Subs {
 			seen++
+			if s.Parents != uint64(len(e.subOwner[s.Type])) {
+				t.Errorf("%s: in %d parents, want %d", s.Type, s.Parents, len(e.subOwner[s.Type]))
+			}
 			if s.Events != uint64(e.subEvents[s.Type]) || s.Unjoined != 0 {
 				t.Errorf("%s: %d joined, %d not, want %d joined", s.Type, s.Events, s.Unjoined, e.subEvents[s.Type])
 			}

@@ -181,9 +181,11 @@ func (s *summary) result() *result {
 		}
 	}
 	r.Subevents = []joinResult{}
-	for name, p := range s.join.parents {
+	for pi, p := range s.join.parents {
+		name := s.join.names[pi]
 		jr := joinResult{Parent: name, Parents: p.parents, Seconds: p.seconds}
-		for typ, sj := range p.subs {
+		for ti, sj := range p.subs {
+			typ := s.join.names[ti]
 			sr := subResult{Type: typ, Events: sj.events, Parents: sj.parents, Seconds: sj.seconds,
 				Unjoined: s.join.unjoin[typ]}
 			if p.seconds > 0 {
@@ -193,7 +195,7 @@ func (s *summary) result() *result {
 		}
 		// Sub-events that never met a parent still say they exist.
 		for typ, n := range s.join.unjoin {
-			if parentType(typ) == name && p.subs[typ] == nil {
+			if ti, ok := s.join.nameIx[typ]; parentType(typ) == name && (!ok || p.subs[ti] == nil) {
 				jr.Subs = append(jr.Subs, subResult{Type: typ, Unjoined: n})
 			}
 		}
