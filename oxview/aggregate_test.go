@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -274,5 +275,22 @@ func TestJoinerForgetsTheOldestWhenFull(t *testing.T) {
 	}
 	if j.unjoin["request.db"] != 2 || j.unjoin["other.db"] != 1 {
 		t.Errorf("not joined: %v", j.unjoin)
+	}
+}
+
+func TestBrokenCompressionIsReportedAfterWhatCameBefore(t *testing.T) {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	for i := range 50 {
+		zw.Write(frame(t, "request", float64(100+i), float64(101+i), nil))
+	}
+	zw.Close()
+	b := gz.Bytes()
+	b[len(b)-6] ^= 0xff // the gzip trailer's checksum
+	name := filepath.Join(t.TempDir(), "request.log.gz")
+	os.WriteFile(name, b, 0o644)
+	got, err := runJSON(t, strings.NewReader(""), name)
+	if got.Events != 50 || len(got.Skipped.ReadErrors) != 1 || !strings.Contains(got.Skipped.ReadErrors[0], "request.log.gz") || err == nil {
+		t.Errorf("events %d, read errors %q, run %v", got.Events, got.Skipped.ReadErrors, err)
 	}
 }

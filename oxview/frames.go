@@ -25,6 +25,7 @@ type frameReader struct {
 	start  int   // first unconsumed byte in buf
 	offset int64 // stream offset of buf[start]
 	eof    bool
+	err    error // the underlying reader's error, returned after the bytes read before it
 
 	skipping bool   // looking for the next event after damage
 	skipFrom int64  // where the damage starts
@@ -47,8 +48,11 @@ func (f *frameReader) next() ([]byte, *skipRange, error) {
 	for {
 		avail := f.buf[f.start:]
 		if len(avail) == 0 && f.eof {
-			if f.skipping {
+			switch {
+			case f.skipping:
 				return nil, f.endSkip(), nil
+			case f.err != nil:
+				return nil, nil, f.err
 			}
 			return nil, nil, io.EOF
 		}
@@ -72,16 +76,7 @@ func (f *frameReader) next() ([]byte, *skipRange, error) {
 				continue
 			}
 		}
-		if err := f.fill(); err != nil {
-			if f.skipping {
-				// Say what was skipped up to here; the read error comes next.
-				sk := f.endSkip()
-				f.eof = true
-				f.buf, f.start = f.buf[:0], 0
-				return nil, sk, nil
-			}
-			return nil, nil, err
-		}
+		f.fill()
 	}
 }
 
@@ -134,8 +129,10 @@ func looksLikeEvent(raw []byte) bool {
 	return ok
 }
 
-// fill reads more bytes, at least as many again as are buffered.
-func (f *frameReader) fill() error {
+// fill reads more bytes, at least as many again as are buffered. An error ends
+// the input like its end does (the bytes read with it are kept), and is kept for
+// next to return after them.
+func (f *frameReader) fill() {
 	if f.start > 0 {
 		n := copy(f.buf, f.buf[f.start:])
 		f.buf = f.buf[:n]
@@ -149,11 +146,12 @@ func (f *frameReader) fill() error {
 	}
 	n, err := f.r.Read(f.buf[len(f.buf):cap(f.buf)])
 	f.buf = f.buf[:len(f.buf)+n]
-	if err == io.EOF {
+	if err != nil {
 		f.eof = true
-		return nil
+		if err != io.EOF {
+			f.err = err
+		}
 	}
-	return err
 }
 
 // eachField calls fn with the raw key and value of each member of the map raw
