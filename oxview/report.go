@@ -399,9 +399,13 @@ func timeChart(b *strings.Builder, tl timeline, series [][]uint64, cols []string
 			i = k * (n - 1) / (ticks - 1)
 		}
 		t := time.Unix(tl.Start+int64(i)*tl.BinSeconds, 0).UTC()
-		label := t.Format("15:04")
+		clock := "15:04"
+		if tl.BinSeconds < 60 {
+			clock = "15:04:05"
+		}
+		label := t.Format(clock)
 		if days || k == 0 {
-			label = t.Format("Jan 2 15:04")
+			label = t.Format("Jan 2 " + clock)
 		}
 		anchor := "middle"
 		if k == 0 {
@@ -532,7 +536,12 @@ func trimZero(s string) string {
 // binName names a bin width: "1 minute", "8 minutes", "2 hours 8 minutes".
 func binName(sec int64) string {
 	d := time.Duration(sec) * time.Second
-	if sec == 60 {
+	switch {
+	case sec == 1:
+		return "1 second"
+	case sec < 60:
+		return fmt.Sprintf("%d seconds", sec)
+	case sec == 60:
 		return "1 minute"
 	}
 	if sec < 3600 {

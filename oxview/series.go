@@ -5,11 +5,12 @@ import "math"
 // seriesBins is how many time bins a series keeps, whatever the time covered.
 const seriesBins = 240
 
-// series counts events over time in seriesBins bins of equal width: one minute
-// while the events seen fit in 240 minutes, else the width doubles (two, four,
-// eight minutes, ...) as often as needed, the counts merged, so a month of events
-// costs the same memory as an hour. Bins start at multiples of their width from
-// the Unix epoch, so merging never splits a bin.
+// series counts events over time in seriesBins bins of equal width: one second
+// while the events seen fit in 240 seconds, else the next width of binWidths
+// that holds them (5 s, 10 s, 30 s, 1 min, 5 min, ... 1 day, then doubling), the
+// counts merged, so a month of events costs the same memory as a minute. Bins
+// start at multiples of their width from the Unix epoch and each width divides
+// the next, so merging never splits a bin.
 type series struct {
 	start int64 // Unix seconds of the first bin's start
 	width int64 // seconds per bin
@@ -25,7 +26,7 @@ func (s *series) add(t float64) {
 	}
 	sec := int64(t)
 	if !s.used {
-		s.used, s.width = true, 60
+		s.used, s.width = true, binWidths[0]
 		s.start = sec / s.width * s.width
 	}
 	if sec < s.start || sec >= s.start+seriesBins*s.width {
@@ -36,11 +37,24 @@ func (s *series) add(t float64) {
 		}
 		w := s.width
 		for hi/w-lo/w >= seriesBins {
-			w *= 2
+			w = nextWidth(w)
 		}
 		s.remap(lo/w*w, w)
 	}
 	s.bins[(sec-s.start)/s.width]++
+}
+
+// binWidths are the bin widths in seconds, each a multiple of the one before.
+var binWidths = []int64{1, 5, 10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400}
+
+// nextWidth returns the bin width after w.
+func nextWidth(w int64) int64 {
+	for _, b := range binWidths {
+		if b > w {
+			return b
+		}
+	}
+	return 2 * w
 }
 
 // usedBins returns the first and last non-empty bins, -1 when none is.

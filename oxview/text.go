@@ -25,7 +25,7 @@ func writeText(w io.Writer, r *result) error {
 
 	p("TYPE\tCOUNT\tERRORS\tP50\tP90\tP99\tMAX\n")
 	for _, t := range r.Types {
-		p("%s\t%d\t%d", clean(t.Type, 60), t.Count, t.Errors)
+		p("%s\t%s\t%s", clean(t.Type, 60), fmtCount(t.Count), fmtCount(t.Errors))
 		if d := t.Duration; d != nil {
 			p("\t%s\t%s\t%s\t%s\n", fmtDur(d.P50), fmtDur(d.P90), fmtDur(d.P99), fmtDur(d.Max))
 		} else {
@@ -42,7 +42,7 @@ func writeText(w io.Writer, r *result) error {
 	p("\n")
 
 	for _, b := range r.By {
-		p("BY %s (%d events with it, %d without)\n", clean(b.Field, 60), b.With, b.Without)
+		p("BY %s (%s events with it, %s without)\n", clean(b.Field, 60), fmtCount(b.With), fmtCount(b.Without))
 		p("VALUE\tCOUNT\tSHARE\tP90\n")
 		for _, v := range b.Values {
 			p90 := "-"
@@ -55,7 +55,7 @@ func writeText(w io.Writer, r *result) error {
 		p("\n")
 	}
 
-	p("ERRORS (%s): %d\n", clean(r.Errors.Field, 60), r.Errors.Count)
+	p("ERRORS (%s): %s\n", clean(r.Errors.Field, 60), fmtCount(r.Errors.Count))
 	if len(r.Errors.Messages.Values) > 0 {
 		p("COUNT\tMESSAGE\n")
 		for _, v := range r.Errors.Messages.Values {
@@ -69,8 +69,8 @@ func writeText(w io.Writer, r *result) error {
 		p("PARENT\tSUB-EVENT\tEVENTS\tPARENTS WITH\tTIME\tSHARE OF PARENT TIME\tNOT JOINED\n")
 		for _, j := range r.Subevents {
 			for _, sub := range j.Subs {
-				p("%s\t%s\t%d\t%d\t%s\t%s\t%d\n", clean(j.Parent, 40), clean(sub.Type, 40), sub.Events, sub.Parents,
-					fmtDur(sub.Seconds), fmtPct(sub.Share), sub.Unjoined)
+				p("%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(j.Parent, 40), clean(sub.Type, 40), fmtCount(sub.Events), fmtCount(sub.Parents),
+					fmtDur(sub.Seconds), fmtPct(sub.Share), fmtCount(sub.Unjoined))
 			}
 		}
 		p("\n")
