@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -244,5 +247,69 @@ loop:
 	}
 	if r.Skipped.Count == 0 || err == nil || !strings.Contains(err.Error(), "damaged input") {
 		t.Errorf("undecodable events not counted as skipped: %+v, run %v", r.Skipped, err)
+	}
+}
+
+// parseDur reads a duration as the report writes it ("20.0 ms", "360 µs").
+func parseDur(t *testing.T, s string) float64 {
+	t.Helper()
+	if s == "0" {
+		return 0
+	}
+	var v float64
+	var unit string
+	if _, err := fmt.Sscanf(s, "%g %s", &v, &unit); err != nil {
+		t.Fatalf("duration %q: %v", s, err)
+	}
+	scale := map[string]float64{"µs": 1e-6, "ms": 1e-3, "s": 1, "min": 60, "h": 3600, "d": 86400}[unit]
+	if scale == 0 {
+		t.Fatalf("duration %q: unknown unit", s)
+	}
+	return v * scale
+}
+
+// The types table of the page says what the events say: counts exactly,
+// percentiles within the stated error plus the rounding to three digits.
+func TestReportNumbersAgreeWithTheEvents(t *testing.T) {
+	dir := t.TempDir()
+	gen := filepath.Join(dir, "gen.log")
+	f, _ := os.Create(gen)
+	writeGen(f, genSet(3000, 5))
+	f.Close()
+	daily, _ := filepath.Glob(testenv.Fixture(t, "logs-daily/20261124") + "/*.log")
+	for _, files := range [][]string{daily, {gen}} {
+		out := filepath.Join(dir, "r.html")
+		if err := run(context.Background(), append([]string{"--report", out}, files...), strings.NewReader(""), io.Discard, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		page, _ := os.ReadFile(out)
+		e := expect(decodeAll(t, files...))
+		row := regexp.MustCompile(`<tr><td class="v"><code>([^<]*)</code></td><td class="n">([0-9,]+)</td><td class="bar">.*?</td>` +
+			`<td class="n">([0-9,]+)</td><td class="n">([^<]+)</td><td class="n">([^<]+)</td><td class="n">([^<]+)</td><td class="n">([^<]+)</td></tr>`)
+		rows := row.FindAllStringSubmatch(string(page), -1)
+		if len(rows) != len(e.count) {
+			t.Fatalf("%d type rows, want %d", len(rows), len(e.count))
+		}
+		for _, m := range rows {
+			typ := m[1]
+			if m[2] != fmtCount(uint64(e.count[typ])) || m[3] != fmtCount(uint64(e.errByType[typ])) {
+				t.Errorf("%s: count %s errors %s, want %d and %d", typ, m[2], m[3], e.count[typ], e.errByType[typ])
+			}
+			d := slices.Clone(e.durs[typ])
+			slices.Sort(d)
+			for i, q := range []float64{0.5, 0.9, 0.99, 1} {
+				got, want := parseDur(t, m[4+i]), nearestRank(d, q)
+				if math.Abs(got-want) > (histAlpha+0.006)*want+1e-9 {
+					t.Errorf("%s: column %d says %s, want %g", typ, i, m[4+i], want)
+				}
+			}
+		}
+		for sub, sec := range e.subSec {
+			parent, _, _ := strings.Cut(sub, ".")
+			want := fmt.Sprintf("<code>%s</code></td><td class=\"n\">%s</td>", sub, fmtCount(uint64(e.subEvents[sub])))
+			if !strings.Contains(string(page), want) || !strings.Contains(string(page), ">"+fmtPct(sec/e.parentSec[parent])+"<") {
+				t.Errorf("%s: no row with %d events and share %s", sub, e.subEvents[sub], fmtPct(sec/e.parentSec[parent]))
+			}
+		}
 	}
 }
