@@ -294,3 +294,33 @@ func TestBrokenCompressionIsReportedAfterWhatCameBefore(t *testing.T) {
 		t.Errorf("events %d, read errors %q, run %v", got.Events, got.Skipped.ReadErrors, err)
 	}
 }
+
+// BenchmarkSummary counts generated events (2.3 per request) from memory, as
+// --summary --by path --by request:response_status_code does; ns/op is per event.
+func BenchmarkSummary(b *testing.B) {
+	var buf bytes.Buffer
+	writeGen(&buf, genSet(50_000, 9))
+	in := buf.Bytes()
+	var events []int // offsets of each event
+	for off := 0; off < len(in); {
+		n, err := ox.ValueLen(in[off:])
+		if err != nil {
+			b.Fatal(err)
+		}
+		events = append(events, off)
+		off += n
+	}
+	by := []byField{{spec: "path", path: []string{"path"}}, {spec: "request:response_status_code", typ: "request", path: []string{"response_status_code"}}}
+	s := newSummary("exception", by)
+	b.SetBytes(int64(len(in) / len(events)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		off := events[i%len(events)]
+		end := len(in)
+		if j := i%len(events) + 1; j < len(events) {
+			end = events[j]
+		}
+		s.add(in[off:end])
+	}
+}
