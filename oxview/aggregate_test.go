@@ -200,6 +200,7 @@ func TestReportFlagsRefuseWhatTheyCannotDo(t *testing.T) {
 		{"for on stdin", []string{"--summary", "--for", "1s"}, "bounds a live read"},
 		{"files and host", []string{"--summary", "-H", "127.0.0.1:1", "f.log"}, "not both"},
 		{"files without report", []string{"f.log"}, "unexpected argument"},
+		{"two outputs on stdout", []string{"--report", "-", "--summary"}, "both write to stdout"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

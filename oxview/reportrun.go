@@ -68,6 +68,9 @@ func (ro *reportOptions) check(o options, fs *flag.FlagSet) error {
 	if ro.json && !ro.summary {
 		return usageError{"--json goes with --summary (--summary --json)"}
 	}
+	if ro.report == "-" && ro.summary {
+		return usageError{"--report - and --summary would both write to stdout: give --report a file name"}
+	}
 	if o.pretty || o.group {
 		return usageError{"--report and --summary do not print events: drop -p/--pretty and --group"}
 	}

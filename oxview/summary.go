@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -149,6 +150,9 @@ func appendValueKey(dst, v []byte) []byte {
 		dst = strconv.AppendInt(dst, int64(f), 10)
 	} else if ok {
 		dst = strconv.AppendFloat(dst, f, 'g', -1, 64)
+	} else if len(v) > 4*maxValueLen {
+		// A large map or list: its JSON would be cut anyway; say what it is.
+		dst = fmt.Appendf(dst, "(%d bytes of MessagePack)", len(v))
 	} else if out, err := evjson.AppendMsgpack(dst, v, evjson.Options{}); err == nil {
 		dst = out
 	}
