@@ -61,18 +61,6 @@ func decodeAll(t *testing.T, files ...string) []map[string]any {
 	return evs
 }
 
-func num(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case int64:
-		return float64(n), true
-	case uint64:
-		return float64(n), true
-	}
-	return 0, false
-}
-
 // nearestRank is the q-quantile of sorted values by the nearest-rank definition.
 func nearestRank(sorted []float64, q float64) float64 {
 	r := int(math.Ceil(q * float64(len(sorted))))
@@ -100,8 +88,8 @@ func expect(evs []map[string]any) expected {
 	for _, ev := range evs {
 		typ, _ := ev["type"].(string)
 		e.count[typ]++
-		s, ok1 := num(ev["start"])
-		en, ok2 := num(ev["end"])
+		s, ok1 := number(ev["start"])
+		en, ok2 := number(ev["end"])
 		if ok1 && ok2 {
 			e.durs[typ] = append(e.durs[typ], en-s)
 		}
@@ -129,8 +117,8 @@ func expect(evs []map[string]any) expected {
 		if !found || parents[id] != p {
 			continue
 		}
-		s, _ := num(ev["start"])
-		en, _ := num(ev["end"])
+		s, _ := number(ev["start"])
+		en, _ := number(ev["end"])
 		e.subSec[typ] += en - s
 		e.subEvents[typ]++
 		if e.subOwner[typ] == nil {
