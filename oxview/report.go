@@ -218,7 +218,7 @@ func writeHTML(w io.Writer, r *result) {
 	p(`<h2>Hosts</h2><div class="card scroll">`)
 	valueTable(b, r.Hosts, "host", false, []string{"#0284c7"})
 	if r.EventsWithoutHost > 0 {
-		p(`<p class="note">%s events name no host.</p>`, fmtCount(r.EventsWithoutHost))
+		p(`<p class="note">Events that name no host: %s.</p>`, fmtCount(r.EventsWithoutHost))
 	}
 	p(`</div>`)
 
