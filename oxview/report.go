@@ -241,7 +241,11 @@ func writeHTML(w io.Writer, r *result) {
 		p(`<p class="meta" style="color:var(--bad)"><b style="color:var(--bad)">%s damaged range(s), %s bytes, were skipped</b>; reading went on after each.</p>`, fmtCount(r.Skipped.Count), fmtCount(uint64(r.Skipped.Bytes)))
 		p(`<div class="scroll"><table><thead><tr><th>input</th><th class="n">at byte</th><th class="n">bytes</th><th>why</th></tr></thead><tbody>`)
 		for _, sk := range r.Skipped.Ranges {
-			p(`<tr><td class="v"><code>%s</code></td><td class="n">%d</td><td class="n">%s</td><td>%s</td></tr>`, esc(sk.Input, 120), sk.Offset, fmtCount(uint64(sk.Bytes)), esc(sk.Reason, 120))
+			at := "–" // an event of the live stream has no offset
+			if sk.Offset >= 0 {
+				at = fmt.Sprint(sk.Offset)
+			}
+			p(`<tr><td class="v"><code>%s</code></td><td class="n">%s</td><td class="n">%s</td><td>%s</td></tr>`, esc(sk.Input, 120), at, fmtCount(uint64(sk.Bytes)), esc(sk.Reason, 120))
 		}
 		p(`</tbody></table></div>`)
 		if int(r.Skipped.Count) > len(r.Skipped.Ranges) {
