@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/blueox/ox"
 	"github.com/blueox/ox/internal/cli"
@@ -323,5 +324,28 @@ func BenchmarkSummary(b *testing.B) {
 			end = events[j]
 		}
 		s.add(in[off:end])
+	}
+}
+
+// Looking for the next event after damage tries every byte; bytes built to
+// make each try walk far must not make the search quadratic.
+func TestResyncCostStaysLinear(t *testing.T) {
+	good := frame(t, "request", 10, 11, map[string]any{"n": int64(1)})
+	chain := bytes.Repeat([]byte{0x81, 0xa4, 't', 'y', 'p', 'e'}, 200_000) // maps nested without end
+	wide := slices.Concat([]byte{0x81, 0xa4, 't', 'y', 'p', 'e', 0xdc, 0xff, 0xff},
+		bytes.Repeat([]byte{0x81, 0xa4, 't', 'y', 'p', 'e', 0x91, 0x81, 0xa4, 't', 'y', 'p', 'e', 0x01}, 100_000))
+	for name, junk := range map[string][]byte{"chain": chain, "wide": wide} {
+		t.Run(name, func(t *testing.T) {
+			in := slices.Concat(good, []byte{0xc1}, junk, good)
+			start := time.Now()
+			got, _ := runJSON(t, bytes.NewReader(in))
+			if got.Events < 2 || got.Skipped.Count == 0 {
+				t.Errorf("events %d, skipped %+v", got.Events, got.Skipped)
+			}
+			if took := time.Since(start); took > 30*time.Second {
+				t.Errorf("%d bytes of junk took %v", len(junk), took)
+			}
+			t.Logf("%d bytes of junk: %v", len(junk), time.Since(start))
+		})
 	}
 }

@@ -15,6 +15,11 @@ import (
 // makes the buffer grow past it.
 const maxFrame = 16 << 20
 
+// resyncWindow is the longest event found when looking for the next one after
+// damage; a longer one there is skipped with the damage (the events after it
+// are read whole again).
+const resyncWindow = 64 << 10
+
 // frameReader splits a log stream into events like ox.Reader, but does not stop
 // at damage: it skips to the next byte where an event starts and reports the
 // bytes it skipped (their offset, length and why), so one bad block in a month of
@@ -94,9 +99,23 @@ func frameAt(b []byte, eof, strict bool) (n int, why string, more bool) {
 	if c := b[0]; !(c >= 0x80 && c <= 0x8f) && c != 0xde && c != 0xdf {
 		return 0, fmt.Sprintf("value starting with 0x%02x is not an event (a map)", c), false
 	}
-	n, err := ox.ValueLen(b)
+	if strict && !plausibleStart(b) {
+		return 0, "not an event", false
+	}
+	limit := maxFrame
+	var err error
+	if strict {
+		// Every byte after damage is a candidate: walking at most resyncWindow
+		// bytes and resyncDepth levels from each bounds the work per byte,
+		// whatever the bytes claim.
+		limit = resyncWindow
+		b = b[:min(len(b), resyncWindow+1)]
+		n, err = shallowLen(b, resyncDepth)
+	} else {
+		n, err = ox.ValueLen(b)
+	}
 	switch {
-	case err == nil && n > maxFrame:
+	case err == nil && n > limit:
 		return 0, "event longer than 16 MiB", false
 	case err == nil:
 		if strict && !looksLikeEvent(b[:n]) {
@@ -107,12 +126,83 @@ func frameAt(b []byte, eof, strict bool) (n int, why string, more bool) {
 		if eof {
 			return 0, "truncated: the input ends inside an event", false
 		}
-		if len(b) > maxFrame {
+		if len(b) > limit {
 			return 0, "event longer than 16 MiB", false
 		}
 		return 0, "", true
 	}
 	return 0, "malformed: " + err.Error(), false
+}
+
+// resyncDepth is the deepest nesting of an event found after damage.
+const resyncDepth = 16
+
+// errTooDeep reports a value nested deeper than resyncDepth.
+var errTooDeep = errors.New("nested too deep")
+
+// shallowLen is ox.ValueLen for values nested at most maxDepth levels: deeper
+// ones are an error, so a candidate after damage cannot make the search walk a
+// long chain of one-member maps from every byte.
+func shallowLen(b []byte, maxDepth int) (int, error) {
+	pos := 0
+	need := make([]int, 1, maxDepth+1) // values still to read, per level
+	need[0] = 1
+	for len(need) > 0 {
+		top := len(need) - 1
+		if need[top] == 0 {
+			need = need[:top]
+			continue
+		}
+		need[top]--
+		h, err := msgp.ReadHeader(b[pos:])
+		if err != nil {
+			return 0, err
+		}
+		pos += h.Size + h.Payload()
+		if pos > len(b) {
+			return 0, ox.ErrTruncated
+		}
+		n := 0
+		switch h.Kind {
+		case msgp.Array:
+			n = h.N
+		case msgp.Map:
+			n = 2 * h.N
+		}
+		if n == 0 {
+			continue
+		}
+		if len(need) > maxDepth {
+			return 0, errTooDeep
+		}
+		if n > len(b)-pos { // each value takes a byte at least
+			return 0, ox.ErrTruncated
+		}
+		need = append(need, n)
+	}
+	return pos, nil
+}
+
+// plausibleStart reports whether b may start an event, cheaply, before the
+// whole value is walked: a map of 1 to 64 members whose first key is one a
+// BlueOx event has. Looking for the next event after damage tries every byte,
+// so this keeps the cost per byte small whatever the damaged bytes hold.
+func plausibleStart(b []byte) bool {
+	h, err := msgp.ReadHeader(b)
+	if err != nil || h.Kind != msgp.Map || h.N < 1 || h.N > 64 || len(b) < h.Size+1 {
+		return err != nil && errors.Is(err, ox.ErrTruncated) // too short to tell yet
+	}
+	k, ok := evjson.Text(b[h.Size:])
+	if !ok {
+		kh, err := msgp.ReadHeader(b[h.Size:])
+		// A key cut by the end of the buffer may still be one.
+		return err != nil && errors.Is(err, ox.ErrTruncated) || (kh.Kind == msgp.Str && len(b) < h.Size+kh.Size+kh.N)
+	}
+	switch string(k) {
+	case "id", "type", "host", "pid", "start", "end", "body":
+		return true
+	}
+	return false
 }
 
 // looksLikeEvent reports whether the map raw has a "type" key holding a string,
