@@ -65,6 +65,9 @@ func (ro *reportOptions) check(o options, fs *flag.FlagSet) error {
 		}
 		return nil
 	}
+	if o.reconnect <= 0 {
+		return usageError{"--reconnect-after must be positive"}
+	}
 	if ro.json && !ro.summary {
 		return usageError{"--json goes with --summary (--summary --json)"}
 	}

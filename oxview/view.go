@@ -111,7 +111,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err := ro.check(o, fs); err != nil {
 		return err
 	}
-	if ro.active() && o.reconnect > 0 {
+	if ro.active() {
 		return runReport(ctx, o, ro, fs.Args(), stdin, stdout, stderr)
 	}
 	if fs.NArg() > 0 {
