@@ -193,16 +193,21 @@ func readStream(ctx context.Context, name string, in io.Reader, s *summary) erro
 	return nil
 }
 
-// maxOpen is how many files of one folder are read at once, merged by time.
-const maxOpen = 16
+// openWeight is how much reading one folder's files at once may cost: a plain
+// or gzip file weighs 1 (a 64 KiB buffer, gzip's 32 KiB window), a bzip2 file 4
+// (its decoder holds a 900 KB block as 3.6 MB), so at most 16 files, or 4 bzip2
+// ones, are open together.
+const openWeight = 16
 
 // readFiles counts the events of the files named ("-" is stdin). The files of
 // one folder (oxd writes a day's types side by side) are read together, their
 // events merged by time, so sub-events in request.db-*.log meet their parents in
 // request-*.log; folders are read one after the other, in the order given.
 func readFiles(ctx context.Context, names []string, stdin io.Reader, s *summary) error {
+	weight := map[string]int{}
 	for _, n := range names {
 		if n == "-" {
+			weight[n] = 1
 			continue
 		}
 		if fi, err := os.Stat(n); err != nil {
@@ -210,9 +215,11 @@ func readFiles(ctx context.Context, names []string, stdin io.Reader, s *summary)
 		} else if fi.IsDir() {
 			return usageError{fmt.Sprintf("%s is a folder: give its files (%s/*)", n, filepath.Clean(n))}
 		}
+		weight[n] = fileWeight(n)
 	}
 	s.inputs = append([]string{}, names...)
 	var groups [][]string
+	var used []int
 	dirOf := map[string]int{}
 	for _, n := range names {
 		d := filepath.Dir(n)
@@ -220,12 +227,14 @@ func readFiles(ctx context.Context, names []string, stdin io.Reader, s *summary)
 			d = "\x00stdin"
 		}
 		i, ok := dirOf[d]
-		if !ok || len(groups[i]) >= maxOpen {
+		if !ok || used[i]+weight[n] > openWeight {
 			i = len(groups)
 			dirOf[d] = i
 			groups = append(groups, nil)
+			used = append(used, 0)
 		}
 		groups[i] = append(groups[i], n)
+		used[i] += weight[n]
 	}
 	for _, g := range groups {
 		if err := readMerged(ctx, g, stdin, s); err != nil {
@@ -233,6 +242,21 @@ func readFiles(ctx context.Context, names []string, stdin io.Reader, s *summary)
 		}
 	}
 	return nil
+}
+
+// fileWeight is what reading the file costs in memory (see openWeight): 4 for
+// bzip2, known by its first bytes, else 1.
+func fileWeight(name string) int {
+	f, err := os.Open(name)
+	if err != nil {
+		return 1 // the error shows when the file is read
+	}
+	defer f.Close()
+	head := make([]byte, 3)
+	if n, _ := io.ReadFull(f, head); n == 3 && string(head) == "BZh" {
+		return 4
+	}
+	return 1
 }
 
 // readMerged reads the named files at once, their events merged by end time.
