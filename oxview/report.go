@@ -45,7 +45,7 @@ th{text-align:left;font-weight:600;color:var(--muted);font-size:12px;text-transf
 td{border-bottom:1px solid var(--line);padding:6px 8px;vertical-align:middle}
 tr:last-child td{border-bottom:0}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.v{overflow-wrap:anywhere;max-width:420px}
+td.v{overflow-wrap:break-word;max-width:420px}
 td.bar{width:32%;min-width:90px}
 .bar svg{height:12px}
 code{font:13px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#f3f4f6;border-radius:4px;padding:1px 4px}
