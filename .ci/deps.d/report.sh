@@ -4,9 +4,9 @@
 # minutes and ~300 MB on a fresh image; idempotent.
 if [ "${CI:-}" = "true" ] && ! command -v chromium >/dev/null 2>&1; then
   echo "deps: installing chromium"
-  start=$SECONDS
+  report_start=$SECONDS
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
-  echo "deps: chromium installed in $((SECONDS - start))s"
+  echo "deps: chromium installed in $((SECONDS - report_start))s"
 fi
