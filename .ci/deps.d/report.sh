@@ -1,7 +1,8 @@
 # Headless chromium for oxview's report test, which opens the HTML report and
 # checks the screenshot is drawn. Debian's package (the version of the CI
-# image's release); installed only under CI=true when missing. About 1-2
-# minutes and ~300 MB on a fresh image; idempotent.
+# image's release); installed only under CI=true when missing; idempotent.
+# The install takes a few hundred MB of packages (not timed here: this machine
+# had chromium already); the script prints how long it took.
 if [ "${CI:-}" = "true" ] && ! command -v chromium >/dev/null 2>&1; then
   echo "deps: installing chromium"
   report_start=$SECONDS
