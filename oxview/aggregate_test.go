@@ -349,3 +349,30 @@ func TestResyncCostStaysLinear(t *testing.T) {
 		})
 	}
 }
+
+func TestByFieldFindsNestedAndDottedKeys(t *testing.T) {
+	var in []byte
+	for _, body := range []map[string]any{
+		{"response": map[string]any{"status_code": int64(200)}},
+		{"response.status_code": int64(404)},
+		{"response": map[string]any{"size": int64(1)}, "response.status_code": int64(500)},
+		{"response": "not a map"},
+		{},
+	} {
+		in = append(in, frame(t, "request", 1, 2, body)...)
+	}
+	got, err := runJSON(t, bytes.NewReader(in), "--by", "response.status_code", "--by", "host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]uint64{}
+	for _, v := range got.By[0].Values {
+		m[v.Value] = v.Count
+	}
+	if len(m) != 3 || m["200"] != 1 || m["404"] != 1 || m["500"] != 1 || got.By[0].Without != 2 {
+		t.Errorf("values %v, %d without", m, got.By[0].Without)
+	}
+	if h := got.By[1].Values; len(h) != 1 || h[0].Value != "h" || h[0].Count != 5 {
+		t.Errorf("by host %+v, want the event's own host", h)
+	}
+}

@@ -110,23 +110,6 @@ func timeOf(v []byte) (float64, bool) {
 	return float64(t.UnixNano()) / 1e9, true
 }
 
-// lookup returns the raw value under the dotted path in the map raw: nested
-// maps first (response.status_code in {"response": {"status_code": 200}}), then
-// a key holding the dots itself. Nil when there is none.
-func lookup(raw []byte, path []string) []byte {
-	v := raw
-	for _, p := range path {
-		v = field(v, p)
-		if v == nil {
-			break
-		}
-	}
-	if v == nil && len(path) > 1 {
-		v = field(raw, strings.Join(path, "."))
-	}
-	return v
-}
-
 // field returns the raw value under key in the map raw (the last when repeated).
 func field(raw []byte, key string) []byte {
 	var out []byte
@@ -252,6 +235,10 @@ type summary struct {
 
 	ev      event
 	scratch []byte
+	paths   [][]string // the error field, then each --by field
+	dotted  []string   // each path joined again
+	firsts  [][]byte   // per path, the value under its first key in the loaded body
+	lits    [][]byte   // per path, the value under its whole dotted key
 }
 
 // skipInput is a skipped range of one input.
@@ -271,9 +258,16 @@ func newSummary(errField string, by []byField) *summary {
 		first:    math.Inf(1),
 		last:     math.Inf(-1),
 	}
+	s.paths = append(s.paths, s.errField)
 	for _, f := range by {
 		s.by = append(s.by, &byStats{field: f, top: newTopK(topCapacity, true)})
+		s.paths = append(s.paths, f.path)
 	}
+	for _, p := range s.paths {
+		s.dotted = append(s.dotted, strings.Join(p, "."))
+	}
+	s.firsts = make([][]byte, len(s.paths))
+	s.lits = make([][]byte, len(s.paths))
 	return s
 }
 
@@ -323,11 +317,12 @@ func (s *summary) add(raw []byte) {
 	} else {
 		s.noHost++
 	}
-	for _, b := range s.by {
+	s.loadFields()
+	for i, b := range s.by {
 		if b.field.typ != "" && b.field.typ != string(ev.typ) {
 			continue
 		}
-		v := s.fieldOf(b.field.path)
+		v := s.fieldOf(i + 1)
 		if v == nil {
 			b.without++
 			continue
@@ -339,7 +334,7 @@ func (s *summary) add(raw []byte) {
 			e.hist.add(ev.duration)
 		}
 	}
-	if v := s.fieldOf(s.errField); isSet(v) {
+	if v := s.fieldOf(0); isSet(v) {
 		s.errors++
 		t.errors++
 		if ev.hasTime {
@@ -353,18 +348,48 @@ func (s *summary) add(raw []byte) {
 	}
 }
 
-// fieldOf returns the value under path in the loaded event's body; the event's
-// own host, pid and type when the body has no such key.
-func (s *summary) fieldOf(path []string) []byte {
-	if s.ev.body != nil {
-		if v := lookup(s.ev.body, path); v != nil {
-			return v
+// loadFields walks the loaded event's body once and keeps, for each path
+// (the error field, then each --by field), the value under its first key and
+// the value under the whole dotted key, for fieldOf.
+func (s *summary) loadFields() {
+	clear(s.firsts)
+	clear(s.lits)
+	if s.ev.body == nil {
+		return
+	}
+	eachField(s.ev.body, func(k, v []byte) bool {
+		for i, p := range s.paths {
+			if string(k) == p[0] {
+				s.firsts[i] = v // the last of a repeated key, as in lookup
+			}
+			if len(p) > 1 && string(k) == s.dotted[i] {
+				s.lits[i] = v
+			}
 		}
+		return true
+	})
+}
+
+// fieldOf returns the value under path i (see loadFields) in the loaded
+// event's body: nested maps first (response.status_code in {"response":
+// {"status_code": 200}}), then a key holding the dots itself; the event's own
+// host, pid and type when the body has no such key. Nil when there is none.
+func (s *summary) fieldOf(i int) []byte {
+	path := s.paths[i]
+	v := s.firsts[i]
+	for _, p := range path[1:] {
+		if v == nil {
+			break
+		}
+		v = field(v, p)
 	}
-	if len(path) == 1 && (path[0] == "host" || path[0] == "pid" || path[0] == "type") {
-		return field(s.ev.raw, path[0])
+	if v == nil {
+		v = s.lits[i]
 	}
-	return nil
+	if v == nil && len(path) == 1 && (path[0] == "host" || path[0] == "pid" || path[0] == "type") {
+		v = field(s.ev.raw, path[0])
+	}
+	return v
 }
 
 // skipped records a damaged range of input.
