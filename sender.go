@@ -12,9 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/go-zeromq/zmq4"
-	"github.com/go-zeromq/zmq4/security/null"
 )
 
 // Defaults of a Sender's queue and reconnection.
@@ -36,9 +33,12 @@ type SenderOptions struct {
 	QueueSize  int           // most events waiting to be sent; 0 means DefaultQueueSize
 	QueueBytes int           // most bytes of frames waiting; 0 means DefaultQueueBytes
 	MaxBackoff time.Duration // longest wait between connection attempts; 0 means DefaultMaxBackoff
-	// OnError, when set, hears about connection failures and drops. It is called
-	// from the sender's goroutine (connection errors) or from the goroutine whose
-	// event was dropped, and must not block.
+	// OnError, when set, hears about connection failures and drops. An address
+	// that is another kind of collector port (the control port, say) is reported
+	// once as a *WrongPortError; the Sender keeps trying at its longest backoff,
+	// in case the port changes hands. It is called from the sender's goroutine
+	// (connection errors) or from the goroutine whose event was dropped, and
+	// must not block.
 	OnError func(error)
 }
 
@@ -73,10 +73,10 @@ type SenderStats struct {
 // for the collector to close its side, which proves the collector read everything.
 // oxd's spooled, acknowledged forwarding is the mode for links where that matters.
 //
-// The Sender speaks ZMTP 3.0 with the NULL mechanism itself (the handshake comes
-// from zmq4.Open) rather than using a zmq4 PUSH socket, because a PUSH socket's Dial
-// fails while the peer is down and, once its connection has closed, its Send
-// succeeds while writing to no one.
+// The Sender speaks ZMTP 3.0 with the NULL mechanism itself (ox's own handshake,
+// peer.go, which also learns the peer's socket type) rather than using a zmq4 PUSH
+// socket, because a PUSH socket's Dial fails while the peer is down and, once its
+// connection has closed, its Send succeeds while writing to no one.
 type Sender struct {
 	addr       string
 	queueSize  int
@@ -344,10 +344,11 @@ const (
 func (s *Sender) run() {
 	defer close(s.done)
 	var (
-		c       *senderConn
-		redial  bool // c was lost: wait before dialing again
-		backoff = minBackoff
-		batch   = make([]*frame, 0, maxBatch)
+		c         *senderConn
+		redial    bool   // c was lost: wait before dialing again
+		lastWrong string // the wrong-port error reported last, said once
+		backoff   = minBackoff
+		batch     = make([]*frame, 0, maxBatch)
 	)
 	defer func() {
 		if c != nil {
@@ -378,7 +379,17 @@ func (s *Sender) run() {
 				if s.abortCtx.Err() != nil {
 					return
 				}
-				s.report(err)
+				var wrong *WrongPortError
+				if errors.As(err, &wrong) {
+					// Say it once; it stays wrong until the port changes hands.
+					if err.Error() != lastWrong {
+						s.report(err)
+					}
+					lastWrong, backoff = err.Error(), s.maxBackoff
+				} else {
+					lastWrong = ""
+					s.report(err)
+				}
 				// Full jitter keeps many clients from reconnecting in step.
 				wait := backoff/2 + rand.N(backoff/2+1)
 				backoff = min(backoff*2, s.maxBackoff)
@@ -528,8 +539,16 @@ func dialSender(ctx context.Context, addr string) (*senderConn, error) {
 		return nil, fmt.Errorf("ox: connect to collector %s: %w", addr, err)
 	}
 	conn.SetDeadline(time.Now().Add(dialTimeout))
-	if _, err := zmq4.Open(conn, null.Security(), zmq4.Push, nil, false, nil); err != nil {
+	peer, err := zmtpHandshake(conn, "PUSH")
+	if err == nil {
+		err = checkPeer(addr, "PUSH", peer)
+	}
+	if err != nil {
 		conn.Close()
+		var wrong *WrongPortError
+		if errors.As(err, &wrong) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("ox: ZMTP handshake with collector %s: %w", addr, err)
 	}
 	conn.SetDeadline(time.Time{})

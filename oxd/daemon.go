@@ -63,6 +63,10 @@ func (d *daemon) start() (err error) {
 	}()
 	d.stats = newStats()
 	if d.opts.logPath != "" {
+		if err = checkWritable("--log-path", d.opts.logPath); err != nil {
+			return err
+		}
+		d.stats.hasFiles = true
 		if d.files, err = newFileWriter(d.opts.logPath, d.opts.rotateHours, d.log); err != nil {
 			return err
 		}
@@ -88,6 +92,9 @@ func (d *daemon) start() (err error) {
 	d.stream = newPublisher(sl, d.log)
 	switch {
 	case d.opts.spoolPath != "":
+		if err = checkWritable("--spool-path", d.opts.spoolPath); err != nil {
+			return err
+		}
 		sf, err := newSpoolForwarder(d.opts, d.log)
 		if err != nil {
 			return err

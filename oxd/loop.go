@@ -19,6 +19,7 @@ type stats struct {
 	events    map[string]float64
 	hosts     map[string]float64
 	untracked uint64 // events whose type or host was past maxTracked
+	hasFiles  bool   // --log-path is set: STATUS shows files from the start
 	writer    writerStats
 	openFiles int
 }
@@ -47,7 +48,7 @@ func (s *stats) status() map[string]any {
 	}
 	reply["received"] = s.received
 	reply["untracked"] = s.untracked
-	if s.openFiles > 0 || s.writer.Opened > 0 {
+	if s.hasFiles || s.openFiles > 0 || s.writer.Opened > 0 {
 		reply["files"] = map[string]any{
 			"written":       s.writer.Written,
 			"bytes":         s.writer.Bytes,
@@ -57,6 +58,7 @@ func (s *stats) status() map[string]any {
 			"rotations":     s.writer.Rotations,
 			"write_errors":  s.writer.WriteErrors,
 			"lost_on_error": s.writer.LostOnErrors,
+			"errors":        s.writer.errorCounts(),
 		}
 	}
 	return reply

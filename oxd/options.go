@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/cli"
 )
 
 // options are oxd's settings, from flags and the environment.
@@ -62,7 +63,7 @@ func (v *verbosity) Set(s string) error {
 	return nil
 }
 
-const usageText = `Usage: oxd [options]
+const usageText = `usage: oxd [options]
 
 oxd collects BlueOx events: applications PUSH them to the collection port; oxd
 appends each to <log-path>/<YYYYMMDD>/<type>-<YYYYMMDD>.log (UTC), publishes it on
@@ -105,11 +106,14 @@ Spooled, acknowledged forwarding (docs/forwarding.md):
                               address (port 3515 if none); needs --log-path or
                               --spool-path, where it keeps what it has written
 
+Flags with a '-' also answer to '_' (--log_path); durations take Go
+durations or seconds (--failover-after 30).
+
 Logs go to stdout. SIGTERM, SIGINT or a SHUTDOWN control command flush and close
 every file, then oxd exits 0.
 `
 
-func parseOptions(args []string, stderr io.Writer) (options, error) {
+func parseOptions(args []string, stdout io.Writer) (options, error) {
 	var o options
 	var v verbosity
 	fs := flag.NewFlagSet("oxd", flag.ContinueOnError)
@@ -131,7 +135,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.spoolPath, "spool-path", "", "spool directory")
 	fs.IntVar(&o.spoolMaxMB, "spool-max-mb", 1024, "spool bound MiB")
 	fs.BoolVar(&o.compress, "forward-compress", false, "compress the link")
-	fs.DurationVar(&o.failover, "failover-after", 30*time.Second, "failover time")
+	cli.DurationVar(fs, &o.failover, "failover-after", 30*time.Second, "failover time")
 	fs.StringVar(&o.link, "link", "", "acknowledged forwarding address")
 	fs.IntVar(&o.rotateHours, "rotate-hours", 0, "rotate every N hours")
 	fs.IntVar(&o.streamPort, "stream-port", 0, "stream port")
@@ -140,9 +144,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.maxConns, "max-connections", 1024, "collection connections")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "CPU profile file")
 	fs.Var(&v, "v", "verbose")
+	cli.Conventions(fs)
 	if err := fs.Parse(expandShort(args)); err != nil {
 		if err == flag.ErrHelp {
-			fmt.Fprint(stderr, usageText)
+			fmt.Fprint(stdout, usageText)
 			return o, err
 		}
 		return o, usageError{err.Error() + " (see oxd -h)"}

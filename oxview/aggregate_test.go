@@ -200,7 +200,7 @@ func TestReportFlagsRefuseWhatTheyCannotDo(t *testing.T) {
 		{"empty by", []string{"--summary", "--by", "a..b"}, "want FIELD"},
 		{"for on stdin", []string{"--summary", "--for", "1s"}, "bounds a live read"},
 		{"files and host", []string{"--summary", "-H", "127.0.0.1:1", "f.log"}, "not both"},
-		{"files without report", []string{"f.log"}, "unexpected argument"},
+		{"error field alone, other spelling", []string{"--error_field", "err"}, "--error-field goes with"},
 		{"two outputs on stdout", []string{"--report", "-", "--summary"}, "both write to stdout"},
 	}
 	for _, tc := range cases {

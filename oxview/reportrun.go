@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/cli"
 )
 
 // reportOptions are the flags of --report and --summary.
@@ -42,7 +43,7 @@ func addReportFlags(fs *flag.FlagSet) *reportOptions {
 	fs.BoolVar(&ro.json, "json", false, "")
 	fs.Var(&ro.bySpecs, "by", "")
 	fs.StringVar(&ro.errField, "error-field", "exception", "")
-	fs.DurationVar(&ro.forDur, "for", 0, "")
+	cli.DurationVar(fs, &ro.forDur, "for", 0, "")
 	return ro
 }
 
@@ -56,7 +57,7 @@ func (ro *reportOptions) active() bool {
 // called whatever the mode, so --by without --report is refused, not ignored.
 func (ro *reportOptions) check(o options, fs *flag.FlagSet) error {
 	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	fs.Visit(func(f *flag.Flag) { set[strings.ReplaceAll(f.Name, "_", "-")] = true })
 	if !ro.active() {
 		for _, n := range []string{"json", "by", "error-field", "for"} {
 			if set[n] {
