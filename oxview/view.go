@@ -51,11 +51,27 @@ Output that JSON cannot hold as is: invalid UTF-8 in a string becomes U+FFFD,
 binary data that is not UTF-8 a base64 string, NaN and infinities the strings
 "NaN", "Infinity", "-Infinity".
 
+Reports (instead of printing events; the FILEs of one folder are read together,
+merged by time, so sub-events meet their parents):
+
+  oxview --report day.html /var/log/blueox/20261124/*.log
+  oxstore cat request | oxview --summary --by response_status_code
+  oxview -H logs.example.com --for 10m --summary --json
+
+  --report FILE.html         write one self-contained HTML page (charts, tables)
+  --summary                  print the same numbers as plain-text tables
+  --json                     with --summary: print them as JSON
+  --by [TYPE:]FIELD          count the values of a body field (dotted key such as
+                             response.status_code; repeatable), with share and p90
+  --error-field FIELD        the body field that marks an error (default exception)
+  --for DURATION             live stream only: read this long, then report
+
 Flags with a '-' also answer to '_' (--type_name); durations take Go
 durations or seconds (--reconnect-after 10).
 
 Exit status: 0 done, 1 unreadable or damaged input (everything before the damage
-is printed first; with several FILEs the others are still read), 2 usage error.
+is printed first; with several FILEs the others are still read; a report skips
+the damage, lists it and is written whole), 2 usage error.
 `
 
 type options struct {
@@ -90,6 +106,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.BoolVar(&o.pretty, "pretty", false, "")
 	fs.BoolVar(&o.group, "group", false, "")
 	cli.DurationVar(fs, &o.reconnect, "reconnect-after", 30*time.Second, "")
+	ro := addReportFlags(fs)
 	cli.Conventions(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -97,6 +114,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return err
 		}
 		return usageError{err.Error()}
+	}
+	if err := ro.check(o, fs); err != nil {
+		return err
+	}
+	if ro.active() {
+		return runReport(ctx, o, ro, fs.Args(), stdin, stdout, stderr)
 	}
 	files := fs.Args()
 	if len(files) > 0 && o.host != "" {
