@@ -26,6 +26,7 @@ type daemon struct {
 	fwd     forwarder
 	files   *fileWriter
 	stats   *stats
+	web     *web // --http (http.go); nil when off
 
 	// the acknowledged link (--link), when on
 	linkRecv *fwdlink.Receiver
@@ -64,13 +65,14 @@ func (d *daemon) start() (err error) {
 	}()
 	d.stats = newStats()
 	if d.opts.logPath != "" {
+		if err = checkWritable("--log-path", d.opts.logPath); err != nil {
+			return err
+		}
+		d.stats.hasFiles = true
 		if d.files, err = newFileWriter(d.opts.logPath, d.opts.rotateHours, d.log); err != nil {
 			return err
 		}
 		closers = append(closers, func() { d.files.Close() })
-		if err = checkWritable(d.opts.logPath); err != nil {
-			return err
-		}
 	}
 	// At most 8 batches wait for the loop (see batchMax, batchMaxBytes).
 	d.events = make(chan batch, 8)
@@ -92,6 +94,9 @@ func (d *daemon) start() (err error) {
 	d.stream = newPublisher(sl, d.log)
 	switch {
 	case d.opts.spoolPath != "":
+		if err = checkWritable("--spool-path", d.opts.spoolPath); err != nil {
+			return err
+		}
 		sf, err := newSpoolForwarder(d.opts, d.log)
 		if err != nil {
 			return err
@@ -108,6 +113,9 @@ func (d *daemon) start() (err error) {
 		closers = append(closers, func() { d.linkLn.Close() })
 	}
 	d.registerCommands()
+	if err = d.startWeb(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -158,6 +166,10 @@ func (d *daemon) run(ctx context.Context) error {
 	d.notifyWatchdog(lp)
 	loopDone := make(chan error, 1)
 	go func() { loopDone <- lp.run() }()
+	if d.web != nil {
+		d.web.run()
+		defer d.web.close()
+	}
 	if d.ready != nil {
 		d.ready(d)
 	}
@@ -172,6 +184,9 @@ func (d *daemon) run(ctx context.Context) error {
 		linkDone <- nil
 	}
 	d.collect.Run(ctx)
+	if d.web != nil {
+		d.web.draining()
+	}
 	if lerr := <-linkDone; lerr != nil {
 		d.log.Warn("link: stopped", "err", lerr)
 	}

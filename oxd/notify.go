@@ -193,38 +193,4 @@ func (d *daemon) statusLine() string {
 	return strings.Join(parts, ", ")
 }
 
-// toUint reads a STATUS counter whatever integer type it was stored as.
-func toUint(v any) uint64 {
-	switch n := v.(type) {
-	case uint64:
-		return n
-	case int64:
-		return uint64(max(n, 0))
-	case int:
-		return uint64(max(n, 0))
-	case uint32:
-		return uint64(n)
-	case int32:
-		return uint64(max(n, 0))
-	}
-	return 0
-}
-
 func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
-
-// checkWritable creates and removes a file in dir, so that a log path oxd's user
-// cannot write (or a read-only mount under ProtectSystem=strict) fails the start
-// with the reason, before READY=1, instead of losing the first events.
-func checkWritable(dir string) error {
-	f, err := os.CreateTemp(dir, ".oxd-write-check-*")
-	if err != nil {
-		return fmt.Errorf("oxd: log path %s is not writable: %w", dir, err)
-	}
-	name := f.Name()
-	cerr := f.Close()
-	rerr := os.Remove(name)
-	if cerr != nil || rerr != nil {
-		return fmt.Errorf("oxd: log path %s: write check: %v %v", dir, cerr, rerr)
-	}
-	return nil
-}

@@ -296,22 +296,6 @@ func TestWatchdogStopsWhenLoopIsWedged(t *testing.T) {
 	}
 }
 
-func TestCheckWritable(t *testing.T) {
-	dir := t.TempDir()
-	if err := checkWritable(dir); err != nil {
-		t.Fatalf("writable dir: %v", err)
-	}
-	left, _ := os.ReadDir(dir)
-	if len(left) != 0 {
-		t.Fatalf("write check left %v behind", left)
-	}
-	file := filepath.Join(dir, "file")
-	os.WriteFile(file, nil, 0o644)
-	if err := checkWritable(file); err == nil || !strings.Contains(err.Error(), "not writable") {
-		t.Fatalf("a file as log path: err = %v, want not writable", err)
-	}
-}
-
 func TestStatusLine(t *testing.T) {
 	dead := freeAddr(t) // nothing listens: forwarded events wait
 	tests := []struct {

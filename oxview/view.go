@@ -8,24 +8,27 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/cli"
 	"github.com/blueox/ox/internal/evjson"
 )
 
-const usageText = `usage: oxview [flags]
+const usageText = `usage: oxview [flags] [FILE...]
 
 Prints BlueOx events as JSON, one object per line.
 
-Input is the live stream of a collector (oxd) when -H is given or stdin is a
-terminal, else stdin: a log file as oxd writes it (concatenated MessagePack
-maps), plain or compressed with gzip or bzip2 (recognised by its first bytes):
+Input is the live stream of a collector (oxd) when -H is given, else the log
+FILEs ("-" is stdin), else stdin when it is not a terminal (when it is, the
+live stream of the local collector). A log file is what oxd writes
+(concatenated MessagePack maps), plain or compressed with gzip or bzip2
+(recognised by its first bytes):
 
   oxview -H logs.example.com -n 'request*'
+  oxview -p /var/log/blueox/20261124/request-20261124.log
   oxview -p < /var/log/blueox/20261124/request-20261124.log
   oxview --group < request-20261123.log.bz2
 
@@ -48,8 +51,27 @@ Output that JSON cannot hold as is: invalid UTF-8 in a string becomes U+FFFD,
 binary data that is not UTF-8 a base64 string, NaN and infinities the strings
 "NaN", "Infinity", "-Infinity".
 
+Reports (instead of printing events; the FILEs of one folder are read together,
+merged by time, so sub-events meet their parents):
+
+  oxview --report day.html /var/log/blueox/20261124/*.log
+  oxstore cat request | oxview --summary --by response_status_code
+  oxview -H logs.example.com --for 10m --summary --json
+
+  --report FILE.html         write one self-contained HTML page (charts, tables)
+  --summary                  print the same numbers as plain-text tables
+  --json                     with --summary: print them as JSON
+  --by [TYPE:]FIELD          count the values of a body field (dotted key such as
+                             response.status_code; repeatable), with share and p90
+  --error-field FIELD        the body field that marks an error (default exception)
+  --for DURATION             live stream only: read this long, then report
+
+Flags with a '-' also answer to '_' (--type_name); durations take Go
+durations or seconds (--reconnect-after 10).
+
 Exit status: 0 done, 1 unreadable or damaged input (everything before the damage
-is printed first), 2 usage error.
+is printed first; with several FILEs the others are still read; a report skips
+the damage, lists it and is written whole), 2 usage error.
 `
 
 type options struct {
@@ -83,7 +105,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.BoolVar(&o.pretty, "p", false, "")
 	fs.BoolVar(&o.pretty, "pretty", false, "")
 	fs.BoolVar(&o.group, "group", false, "")
-	fs.DurationVar(&o.reconnect, "reconnect-after", 30*time.Second, "")
+	cli.DurationVar(fs, &o.reconnect, "reconnect-after", 30*time.Second, "")
+	ro := addReportFlags(fs)
+	cli.Conventions(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usageText)
@@ -91,15 +115,22 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return usageError{err.Error()}
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q (input is stdin or the live stream)", fs.Arg(0))}
+	if err := ro.check(o, fs); err != nil {
+		return err
+	}
+	if ro.active() {
+		return runReport(ctx, o, ro, fs.Args(), stdin, stdout, stderr)
+	}
+	files := fs.Args()
+	if len(files) > 0 && o.host != "" {
+		return usageError{"-H reads the live stream; it cannot be combined with FILE arguments"}
 	}
 	if o.reconnect <= 0 {
 		return usageError{"--reconnect-after must be positive"}
 	}
-	live := o.host != "" || isTerminal(stdin)
+	live := o.host != "" || (len(files) == 0 && isTerminal(stdin))
 	if !live && o.typeName != "" {
-		return usageError{"-n/--type-name filters the live stream; it cannot filter stdin (add -H to read from oxd)"}
+		return usageError{"-n/--type-name filters the live stream; it cannot filter files or stdin (add -H to read from oxd)"}
 	}
 
 	out := bufio.NewWriterSize(stdout, 64<<10)
@@ -108,10 +139,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		p.groups = newGrouper(maxPending)
 	}
 	var err error
-	if live {
+	switch {
+	case live:
 		err = viewLive(ctx, o, p, stderr)
-	} else {
-		err = viewStream(p, stdin, out)
+	case len(files) > 0:
+		err = viewFiles(p, files, stdin, out, stderr)
+	default:
+		err = viewStream(p, "stdin", stdin, out)
 	}
 	if werr := p.finish(); werr != nil && err == nil {
 		err = werr
@@ -125,12 +159,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // isTerminal reports whether r is a terminal (not a file, a pipe or /dev/null).
 func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0 && isTTY(f.Fd())
+	return cli.IsTerminal(r)
 }
 
 func isBrokenPipe(err error) bool {
@@ -143,13 +172,14 @@ type writeError struct{ err error }
 func (e writeError) Error() string { return "write output: " + e.err.Error() }
 func (e writeError) Unwrap() error { return e.err }
 
-// viewStream prints the events of a log stream read from in.
-func viewStream(p *printer, in io.Reader, out *bufio.Writer) error {
+// viewStream prints the events of a log stream read from in; name (a file
+// name, or "stdin") starts its error messages.
+func viewStream(p *printer, name string, in io.Reader, out *bufio.Writer) error {
 	// Flush what is printed before waiting for more input, so a slow pipe
 	// (tail -f file | oxview) shows each event as it comes.
 	lr, err := ox.NewLogReader(flushingReader{r: in, w: out})
 	if err != nil {
-		return fmt.Errorf("stdin: %w", err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	r := ox.NewReader(lr)
 	n := 0
@@ -164,12 +194,12 @@ func viewStream(p *printer, in io.Reader, out *bufio.Writer) error {
 			}
 			var ce *ox.CorruptError
 			if errors.As(err, &ce) {
-				return fmt.Errorf("stdin: %w (after %d good events)", err, n)
+				return fmt.Errorf("%s: %w (after %d good events)", name, err, n)
 			}
-			return fmt.Errorf("stdin: reading after %d good events (byte %d): %w", n, r.Offset(), err)
+			return fmt.Errorf("%s: reading after %d good events (byte %d): %w", name, n, r.Offset(), err)
 		}
 		if err := p.load(raw); err != nil {
-			return fmt.Errorf("stdin: event at byte %d: %w (after %d good events)", r.Offset()-int64(len(raw)), err, n)
+			return fmt.Errorf("%s: event at byte %d: %w (after %d good events)", name, r.Offset()-int64(len(raw)), err, n)
 		}
 		n++
 		if err := p.event(); err != nil {
