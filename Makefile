@@ -5,7 +5,7 @@ GO ?= go
 export OX_TOOLS_BIN ?= $(HOME)/.cache/ox-test/bin
 FUZZTIME ?= 5s
 
-.PHONY: all test fmt vet unit fuzz deps bench build vendor-check peerbench
+.PHONY: all test fmt vet unit fuzz deps bench build vendor-check peerbench deb
 
 all: build
 
@@ -44,3 +44,9 @@ peerbench:
 # go mod vendor must give a buildable tree for air-gapped users.
 vendor-check:
 	d=$$(mktemp -d) && git ls-files -z | xargs -0 -I{} cp --parents {} $$d && cd $$d && $(GO) mod vendor && $(GO) build -mod=vendor ./... && rm -rf $$d
+
+# Debian packages dist/ox_<version>_<arch>.deb, reproducible from the commit
+# (docs/install.md). DEB_ARCH=amd64 builds one.
+DEB_ARCH ?= amd64,arm64
+deb:
+	$(GO) run ./internal/debpkg/cmd/mkdeb -arch $(DEB_ARCH) -out dist

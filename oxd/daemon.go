@@ -35,6 +35,7 @@ type daemon struct {
 	// ready, when set, receives the daemon once every port is bound (tests use it).
 	ready    func(*daemon)
 	shutdown context.CancelFunc
+	notify   *notifier // systemd's notify socket (notify.go)
 }
 
 func newLogger(w io.Writer, verbose int) *slog.Logger {
@@ -162,6 +163,7 @@ func (d *daemon) run(ctx context.Context) error {
 	go d.stream.Run()
 	go d.control.Run()
 	lp := &loop{in: d.events, now: d.now, tick: d.tick, files: d.files, stream: d.stream, fwd: d.fwd, stats: d.stats}
+	d.notifyWatchdog(lp)
 	loopDone := make(chan error, 1)
 	go func() { loopDone <- lp.run() }()
 	if d.web != nil {
@@ -171,6 +173,7 @@ func (d *daemon) run(ctx context.Context) error {
 	if d.ready != nil {
 		d.ready(d)
 	}
+	d.notifyReady(ctx)
 
 	// Sources run until ctx ends and drain their connections; the link receiver
 	// returns once no delivery is waiting on the loop.

@@ -99,12 +99,15 @@ type loop struct {
 	stream *publisher    // nil when the stream is off
 	fwd    forwarder     // nil without --forward
 	stats  *stats
+
+	watchdog *watchdog // pinged between batches; nil without systemd's watchdog
 }
 
 // run processes batches until in is closed, then flushes and closes the files.
 func (l *loop) run() error {
 	t := time.NewTicker(l.tick)
 	defer t.Stop()
+	defer l.watchdog.Stop()
 	for {
 		select {
 		case b, ok := <-l.in:
@@ -120,6 +123,8 @@ func (l *loop) run() error {
 				l.files.Tick(l.now())
 				l.noteFiles()
 			}
+		case <-l.watchdog.C():
+			l.watchdog.Ping()
 		}
 	}
 }

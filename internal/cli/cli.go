@@ -43,8 +43,12 @@ type Command struct {
 
 // Main runs run with the process's arguments and standard streams, under a
 // context that ends at the first SIGINT or SIGTERM, and exits with the status
-// ExitCode gives. It does not return.
+// ExitCode gives. It does not return. A first argument --version prints the
+// version instead (AnswerVersion).
 func (c Command) Main(run RunFunc) {
+	if c.AnswerVersion(os.Args[1:], os.Stdout) {
+		os.Exit(0)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	if c.KillOnSecondSignal {
 		go func() {
