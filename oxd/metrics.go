@@ -3,10 +3,11 @@ package main
 import (
 	"math"
 	"runtime"
-	"runtime/debug"
 	"runtime/metrics"
 	"slices"
 	"strings"
+
+	"github.com/blueox/ox/internal/cli"
 )
 
 // Drop stages: where in oxd an event was lost. Every event received is accepted or
@@ -236,11 +237,7 @@ func writeLink(p *promText, l map[string]any) {
 }
 
 func writeBuildInfo(p *promText) {
-	version := "(devel)"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		version = bi.Main.Version
-	}
-	p.one("oxd_build_info", "gauge", "Always 1; the labels say which oxd this is.", 1, "goversion", runtime.Version(), "version", version)
+	p.one("oxd_build_info", "gauge", "Always 1; the labels say which oxd this is.", 1, "goversion", runtime.Version(), "version", cli.VersionString())
 }
 
 // runtimeMetrics are the runtime/metrics samples /metrics shows.
