@@ -1,0 +1,138 @@
+// Package evdoc builds the JSON document of one BlueOx event that ox ships
+// and archives: the event's own keys (id, type, host, pid, start, end, body
+// nested, and any others), sorted, after "@timestamp" (the end time, ISO 8601
+// UTC) and "duration" (end - start, in seconds). oxstash sends it to
+// Elasticsearch; oxstore export writes it as JSON lines for query engines.
+// Keeping one builder keeps both the same.
+package evdoc
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/evjson"
+)
+
+// TimestampLayout is ISO 8601 in UTC with a Z and microseconds, the precision
+// BlueOx's float times carry.
+const TimestampLayout = "2006-01-02T15:04:05.000000Z"
+
+// Options is how a document says what JSON cannot: NaN and infinities,
+// which JSON cannot carry, become null; exponents are written as
+// encoding/json writes them; extensions other than timestamps become the
+// base64 of their data.
+var Options = evjson.Options{NonFiniteNull: true, ShortExponent: true, ExtData: true}
+
+// Doc is the document of one event. Its slices point into the Builder and the
+// event's bytes, valid until the next Build.
+type Doc struct {
+	// JSON is the document, one compact JSON object.
+	JSON []byte
+	// Type is the event's "type" field (str or bin), or nil.
+	Type []byte
+	// Start and End are the event's times; zero when missing or not a time
+	// ISO 8601 can carry (End) or not a finite number (Start).
+	Start, End time.Time
+}
+
+// Builder builds documents. The zero value is ready to use; reusing one
+// reuses its memory, so building allocates nothing in the steady state. A
+// Builder is not safe for concurrent use.
+type Builder struct {
+	tr   evjson.Transcoder
+	buf  []byte
+	vals []byte          // the JSON values of lead
+	lead []evjson.Member // @timestamp and duration
+}
+
+// Build builds the document for one event's MessagePack bytes (a data frame),
+// valid until the next call. The event's own @timestamp and duration give way
+// to ours. The document is always valid JSON: binary values become text when
+// they are UTF-8 and base64 otherwise, NaN and infinities become null, invalid
+// UTF-8 in strings becomes U+FFFD. An event that is not a MessagePack map is
+// an error.
+func (b *Builder) Build(data []byte) (Doc, error) {
+	c := &b.tr
+	if err := c.Load(data); err != nil {
+		return Doc{}, err
+	}
+	if !c.IsMap() {
+		return Doc{}, fmt.Errorf("event is not a map")
+	}
+	var d Doc
+	d.Type, _ = evjson.Text(c.Field("type"))
+	start, hasStart := number(c.Field("start"))
+	end, hasEnd := number(c.Field("end"))
+	if hasStart {
+		d.Start = ox.FloatTime(start)
+	}
+	if hasEnd {
+		// A time ISO 8601 cannot carry counts as none.
+		if d.End = ox.FloatTime(end); d.End.IsZero() || d.End.Year() < 1 || d.End.Year() > 9999 {
+			hasEnd, d.End = false, time.Time{}
+		}
+	}
+
+	// Our @timestamp and duration come first and win over an event's own
+	// keys of these names.
+	vals, lead := b.vals[:0], b.lead[:0]
+	var ends [2]int
+	if hasEnd {
+		vals = append(vals, '"')
+		vals = AppendTimestamp(vals, d.End)
+		vals = append(vals, '"')
+		ends[len(lead)] = len(vals)
+		lead = append(lead, evjson.Member{Key: "@timestamp"})
+	}
+	if hasStart && hasEnd {
+		vals = Options.AppendFloat(vals, math.Round((end-start)*1e6)/1e6)
+		ends[len(lead)] = len(vals)
+		lead = append(lead, evjson.Member{Key: "duration"})
+	}
+	from := 0
+	for i := range lead {
+		lead[i].Value = vals[from:ends[i]]
+		from = ends[i]
+	}
+	b.buf = c.Append(b.buf[:0], Options, lead...)
+	b.vals, b.lead = vals, lead
+	d.JSON = b.buf
+	return d, nil
+}
+
+// AppendTimestamp appends t, in UTC and with a year from 1 to 9999, as
+// t.AppendFormat(dst, TimestampLayout) would, without reading the layout for
+// every event.
+func AppendTimestamp(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	var b [len(TimestampLayout)]byte
+	for _, f := range [...]struct{ v, at, width int }{
+		{y, 0, 4}, {int(mo), 5, 2}, {d, 8, 2}, {h, 11, 2}, {mi, 14, 2}, {s, 17, 2}, {t.Nanosecond() / 1000, 20, 6},
+	} {
+		for i, v := f.at+f.width-1, f.v; i >= f.at; i, v = i-1, v/10 {
+			b[i] = byte('0' + v%10)
+		}
+	}
+	b[4], b[7], b[10], b[13], b[16], b[19], b[26] = '-', '-', 'T', ':', ':', '.', 'Z'
+	return append(dst, b[:]...)
+}
+
+// ID is a stable name for an event: the first 128 bits of the SHA-256 of its
+// bytes, in hex, so shipping the same event twice overwrites instead of
+// duplicating.
+func ID(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:16])
+}
+
+// number reads a field's MessagePack value as a finite number.
+func number(raw []byte) (float64, bool) {
+	f, ok := evjson.Number(raw)
+	return f, ok && !math.IsNaN(f) && !math.IsInf(f, 0)
+}
