@@ -93,8 +93,16 @@ func (a *app) uploadAll(ctx context.Context, g *globals, st store, zippedOnly bo
 	active := activeFiles(files, a.now())
 	var todo []localFile
 	var total int64
+	skipped := 0
 	for _, f := range files {
-		if active[f.Path] || (zippedOnly && f.Compression == "") {
+		if why, ok := active[f.Path]; ok {
+			a.logf(g, "upload: skipping %s: %s", f.Path, why)
+			skipped++
+			continue
+		}
+		if zippedOnly && f.Compression == "" {
+			a.logf(g, "upload: skipping %s: not compressed, and only compressed files are uploaded", f.Path)
+			skipped++
 			continue
 		}
 		todo = append(todo, f)
@@ -102,6 +110,7 @@ func (a *app) uploadAll(ctx context.Context, g *globals, st store, zippedOnly bo
 	}
 	done := map[string]string{}
 	p := a.newProgress(g, "upload", len(todo), total)
+	p.skipped = skipped
 	for _, f := range todo {
 		key := objectKey(f.LogFile, host)
 		info, err := st.Head(ctx, key)
@@ -307,7 +316,8 @@ func (c *verifyCmd) Run(ctx context.Context, args []string) error {
 		differ := 0
 		start := time.Now()
 		for _, f := range files {
-			if active[f.Path] {
+			if why, ok := active[f.Path]; ok {
+				c.app.logf(c.g, "verify: skipping %s: %s", f.Path, why)
 				continue
 			}
 			key := objectKey(f.LogFile, host)
@@ -336,7 +346,7 @@ func (c *verifyCmd) Run(ctx context.Context, args []string) error {
 				fmt.Fprintf(c.app.stdout, "%-8s %s %s\n", status, f.Path, key)
 			}
 		}
-		c.app.logf(c.g, "verify: %d files checked in %s", len(files)-len(active), time.Since(start).Round(time.Millisecond))
+		c.app.logf(c.g, "verify: %d files checked in %s, %d skipped", len(files)-len(active), time.Since(start).Round(time.Millisecond), len(active))
 		if differ > 0 {
 			return fmt.Errorf("verify: %d file(s) differ from the bucket", differ)
 		}
