@@ -667,3 +667,50 @@ func (c countingReader) Read(p []byte) (int, error) {
 	c.add(int64(n))
 	return n, err
 }
+
+// exportFiles exports local log files (archive --export). A failure names
+// the command that exports the file again.
+func (a *app) exportFiles(ctx context.Context, g *globals, files []localFile, dest destination, partBytes int64) error {
+	if len(files) == 0 {
+		return nil
+	}
+	host, err := a.host()
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	snk, err := a.openSink(g, dest)
+	if err != nil {
+		return err
+	}
+	var srcs []source
+	first, last := files[0].Start, files[0].Start
+	for _, f := range files {
+		lf := f.LogFile
+		if lf.Host == "" {
+			lf.Host = host
+		}
+		p := f.Path
+		srcs = append(srcs, source{LogFile: lf, name: f.Path, size: f.Size,
+			open: func(context.Context) (io.ReadCloser, error) { return os.Open(p) }})
+		first, last = minTime(first, f.Start), maxTime(last, f.Start)
+	}
+	if err := newExporter(a, g, snk, partBytes).exportAll(ctx, srcs); err != nil {
+		return fmt.Errorf("%w (run 'oxstore export --local --start %s --end %s --to %s' to export again)",
+			err, first.Format("20060102"), last.Format("20060102"), dest.location())
+	}
+	return nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

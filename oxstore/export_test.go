@@ -451,3 +451,63 @@ func bucketRows(t *testing.T, h *harness, bucket, prefix string) (map[string]str
 	}
 	return etags, rows
 }
+
+func TestExportFromTheBucketToABucketPrefix(t *testing.T) {
+	h := newHarness(t, true)
+	want := exportFixture(t, h)
+	h.mustRun("upload")
+	out := h.newBucket("tables-")
+	to := "s3://" + out + "/blueox/events"
+	h.mustRun("export", "--start", "20261122", "--end", "20261124", "--to", to, "-v")
+	first, rows := bucketRows(t, h, out, "blueox/events")
+	totalsOf(want).equal(t, totalsOfRows(rows), "bucket export")
+	for key := range first {
+		if !strings.Contains(key, "/web1-request") {
+			t.Errorf("object %s does not carry the host of the source file", key)
+		}
+	}
+	h.mustRun("export", "--start", "20261122", "--end", "20261124", "--to", to)
+	second, rows := bucketRows(t, h, out, "blueox/events")
+	totalsOf(want).equal(t, totalsOfRows(rows), "second bucket export")
+	if len(first) != len(second) {
+		t.Fatalf("second export: %d objects, first %d", len(second), len(first))
+	}
+	for k, etag := range first {
+		if second[k] != etag {
+			t.Errorf("%s: ETag %q after the second export, %q before", k, second[k], etag)
+		}
+	}
+	// A bigger part size on one type: its old parts are replaced, not kept.
+	h.mustRun("export", "request.db", "--start", "20261123", "--to", to, "--part-mb", "4096")
+	_, rows = bucketRows(t, h, out, "blueox/events")
+	totalsOf(want).equal(t, totalsOfRows(rows), "third bucket export")
+}
+
+func TestUploadSaysWhichFilesItSkipped(t *testing.T) {
+	h := newHarness(t, true)
+	h.writeLog("request-20261124.log", []byte{0x80}, now.Add(-time.Minute))
+	h.writeLog("request-20261121.log", []byte{0x80}, now.Add(-time.Minute)) // copied in a minute ago
+	h.mustRun("upload", "-v")
+	errs := h.stderr.String()
+	if !strings.Contains(errs, "skipping "+filepath.Join(h.logPath, "20261124", "request-20261124.log")+": may still be written") ||
+		!strings.Contains(errs, "1/1 files, 1 skipped") {
+		t.Errorf("upload -v does not say what it skipped:\n%s", errs)
+	}
+	if _, err := h.client().HeadObject(context.Background(), h.env["BLUEOX_BUCKET"], "20261121/request-20261121-web1.log"); err != nil {
+		t.Errorf("the old file copied in a minute ago was not uploaded: %v", err)
+	}
+}
+
+func TestArchiveExportsTheFilesItUploads(t *testing.T) {
+	h := newHarness(t, true)
+	want := exportFixture(t, h)
+	dest := t.TempDir()
+	h.mustRun("archive", "--export", dest)
+	_, rows := readTree(t, dest)
+	totalsOf(want).equal(t, totalsOfRows(rows), "archive --export")
+	before := tree(t, dest)
+	h.mustRun("archive", "--export", dest, "-v")
+	if after := tree(t, dest); len(after) != len(before) {
+		t.Errorf("a second archive changed the export: %d objects, %d before", len(after), len(before))
+	}
+}
