@@ -423,10 +423,10 @@ type exporter struct {
 	snk       sink
 	partBytes int64
 
-	b      evdoc.Builder
-	line   []byte
-	shapes map[string]*shaper
-	free   []*gzip.Writer
+	b        evdoc.Builder
+	shapes   map[string]*shaper
+	free     []*gzip.Writer
+	freeBufs [][]byte
 
 	events, logBytes, bad int64
 	objects               int
@@ -446,6 +446,20 @@ type part struct {
 	zw     *gzip.Writer
 	n      int64 // uncompressed bytes
 	used   int64 // for choosing the least recently used part
+
+	pending []byte // rows not yet compressed: fewer, larger writes to gzip
+}
+
+// pendingBytes is how many bytes of rows a part gathers before compressing.
+const pendingBytes = 64 << 10
+
+func (p *part) flush() error {
+	if len(p.pending) == 0 {
+		return nil
+	}
+	_, err := p.zw.Write(p.pending)
+	p.pending = p.pending[:0]
+	return err
 }
 
 // exportAll exports srcs in order and prints a summary with -v.
@@ -516,6 +530,10 @@ func (x *exporter) exportSource(ctx context.Context, s source, p *progress) (err
 	var events, tick int64
 	closePart := func(pt *part) error {
 		delete(open, pt.hour)
+		if err := pt.flush(); err != nil {
+			return err
+		}
+		x.freeBufs = append(x.freeBufs, pt.pending[:0])
 		if err := pt.zw.Close(); err != nil {
 			return err
 		}
@@ -581,6 +599,12 @@ func (x *exporter) exportSource(ctx context.Context, s source, p *progress) (err
 				return fmt.Errorf("write %s: %w", key, err)
 			}
 			pt = &part{key: key, hour: hour, f: f, commit: commit}
+			if k := len(x.freeBufs); k > 0 {
+				pt.pending = x.freeBufs[k-1]
+				x.freeBufs = x.freeBufs[:k-1]
+			} else {
+				pt.pending = make([]byte, 0, pendingBytes+64<<10)
+			}
 			pt.bw = bufio.NewWriterSize(f, 256<<10)
 			if k := len(x.free); k > 0 {
 				pt.zw = x.free[k-1]
@@ -591,12 +615,15 @@ func (x *exporter) exportSource(ctx context.Context, s source, p *progress) (err
 			}
 			open[hour] = pt
 		}
-		x.line = sh.apply(x.line[:0], d.JSON)
-		x.line = append(x.line, '\n')
-		if _, err := pt.zw.Write(x.line); err != nil {
-			return fmt.Errorf("write %s: %w", pt.key, err)
+		n0 := len(pt.pending)
+		pt.pending = sh.apply(pt.pending, d.JSON)
+		pt.pending = append(pt.pending, '\n')
+		pt.n += int64(len(pt.pending) - n0)
+		if len(pt.pending) >= pendingBytes {
+			if err := pt.flush(); err != nil {
+				return fmt.Errorf("write %s: %w", pt.key, err)
+			}
 		}
-		pt.n += int64(len(x.line))
 		events++
 		pt.used = events
 		if pt.n >= x.partBytes {

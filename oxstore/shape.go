@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -80,11 +81,95 @@ func newShaper() *shaper {
 }
 
 // apply appends doc, one compact JSON object as evdoc writes it, to dst with
-// the shape rule applied.
+// the shape rule applied. Most documents fit the shape as they are: a first
+// walk only checks (and learns new keys), and the document is rewritten only
+// when a value must change.
 func (s *shaper) apply(dst, doc []byte) []byte {
+	s.path = s.path[:0]
+	if _, ok := s.check(doc, 0, true); ok {
+		return append(dst, doc...)
+	}
 	s.path = s.path[:0]
 	dst, _ = s.value(dst, doc, 0, true)
 	return dst
+}
+
+// check walks the value at doc[i:] as value does, recording the kinds of new
+// keys, and reports whether it fits the shape unchanged, with the offset
+// just past it (valid only when it fits).
+func (s *shaper) check(doc []byte, i int, root bool) (int, bool) {
+	c := doc[i]
+	if c == 'n' {
+		return i + 4, true
+	}
+	k := kindOfByte(c)
+	if k == kindInt && isFloatText(doc, i) {
+		k = kindFloat
+	}
+	if !root {
+		w, ok := s.kinds[string(s.path)]
+		switch {
+		case ok:
+			// Unchanged: the same kind, or a float under an integer key. An
+			// integer under a float key gains ".0".
+			if w != k && !(w == kindInt && k == kindFloat) {
+				return 0, false
+			}
+		case len(s.kinds) < maxShapeKeys:
+			s.kinds[string(s.path)] = k
+		default:
+			s.full = true
+		}
+	}
+	switch k {
+	case kindObject:
+		i++
+		if doc[i] == '}' {
+			return i + 1, true
+		}
+		for {
+			kend := skipString(doc, i)
+			n := len(s.path)
+			s.path = append(s.path, 0)
+			s.path = append(s.path, doc[i+1:kend-1]...)
+			var ok bool
+			i, ok = s.check(doc, kend+1, false)
+			s.path = s.path[:n]
+			if !ok {
+				return 0, false
+			}
+			if doc[i] == '}' {
+				return i + 1, true
+			}
+			i++
+		}
+	case kindArray:
+		i++
+		if doc[i] == ']' {
+			return i + 1, true
+		}
+		n := len(s.path)
+		s.path = append(s.path, 0, '[', ']')
+		for {
+			var ok bool
+			if i, ok = s.check(doc, i, false); !ok {
+				return 0, false
+			}
+			if doc[i] == ']' {
+				s.path = s.path[:n]
+				return i + 1, true
+			}
+			i++
+		}
+	case kindString:
+		return skipString(doc, i), true
+	case kindBool:
+		if c == 'f' {
+			return i + 5, true
+		}
+		return i + 4, true
+	}
+	return skipNumber(doc, i), true
 }
 
 // value writes the JSON value at doc[i:] and returns the offset just past it.
@@ -229,15 +314,24 @@ func isFloatText(doc []byte, i int) bool {
 
 // skipString returns the offset just past the JSON string at doc[i:].
 func skipString(doc []byte, i int) int {
-	for j := i + 1; j < len(doc); j++ {
-		switch doc[j] {
-		case '\\':
-			j++
-		case '"':
+	j := i + 1
+	for {
+		q := bytes.IndexByte(doc[j:], '"')
+		if q < 0 {
+			return len(doc)
+		}
+		j += q
+		// The quote ends the string unless an odd number of backslashes
+		// escapes it.
+		bs := 0
+		for k := j - 1; k > i && doc[k] == '\\'; k-- {
+			bs++
+		}
+		if bs%2 == 0 {
 			return j + 1
 		}
+		j++
 	}
-	return len(doc)
 }
 
 func skipNumber(doc []byte, i int) int {
