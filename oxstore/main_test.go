@@ -108,11 +108,12 @@ func (h *harness) mustRun(args ...string) {
 // time mtime.
 func (h *harness) writeLog(name string, data []byte, mtime time.Time) string {
 	h.t.Helper()
-	lf, err := ox.ParseLogFileName(name)
-	if err != nil {
-		h.t.Fatal(err)
+	var day string
+	if lf, err := ox.ParseLogFileName(name); err == nil {
+		day = ox.LogDir(lf.Start) // names with a host too
+	} else {
+		day = strings.SplitN(strings.TrimSuffix(name[strings.LastIndex(name, "-")+1:], ".log"), ".", 2)[0][:8]
 	}
-	day := ox.LogDir(lf.Start)
 	dir := filepath.Join(h.logPath, day)
 	os.MkdirAll(dir, 0o755)
 	p := filepath.Join(dir, name)
