@@ -69,15 +69,26 @@ func BenchmarkExport300MB(b *testing.B) {
 	b.SetBytes(benchSize)
 	b.ResetTimer()
 	var peak int64
-	start := time.Now()
+	var cpu, wall time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		dest := b.TempDir()
 		b.StartTimer()
+		start := time.Now()
 		peak = max(peak, runChild(b, h, nil, []string{"GOMAXPROCS=1"},
 			"export", "request", "--local", "--start", "20261120", "--to", dest))
+		wall += time.Since(start)
+		cpu += childCPU
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(events)*float64(b.N)/time.Since(start).Seconds(), "events/s")
+	n := float64(events) * float64(b.N)
+	b.ReportMetric(n/wall.Seconds(), "events/s")
+	// On a shared machine the wall clock counts the time others held the
+	// core; the child's own CPU time does not.
+	b.ReportMetric(n/cpu.Seconds(), "events/cpu-s")
+	b.ReportMetric(float64(benchSize)*float64(b.N)/cpu.Seconds()/1e6, "MB/cpu-s")
 	b.ReportMetric(float64(peak)/1024, "peak-RSS-MiB")
 }
+
+// childCPU is the user and system CPU time of the last runChild.
+var childCPU time.Duration

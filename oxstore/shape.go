@@ -63,21 +63,97 @@ var fixedKinds = map[string]kind{
 // Keys beyond it are written as they come.
 const maxShapeKeys = 20000
 
+// shapeNode is one key of an event type's shape: its kind and, for objects,
+// its members in the order first seen (documents list keys sorted, so the
+// next member is almost always the next one here), for arrays its elements.
+type shapeNode struct {
+	name     string // "[]" for array elements, "" for the document
+	parent   *shapeNode
+	kind     kind // kindNull until the first non-null value
+	children []*shapeNode
+	index    map[string]*shapeNode // children by name, once there are many
+	elem     *shapeNode
+
+	changed int  // values rewritten
+	want    kind // the key's kind when the first was rewritten
+}
+
 // shaper applies the shape rule to the documents of one event type.
 type shaper struct {
-	kinds    map[string]kind
-	path     []byte         // the current key, segments separated by 0
-	changed  map[string]int // key -> values rewritten
-	firstBad map[string]kind
-	full     bool
+	root    *shapeNode
+	nodes   int
+	full    bool
+	changed []*shapeNode // keys with rewritten values, in order of the first
 }
 
 func newShaper() *shaper {
-	s := &shaper{kinds: make(map[string]kind, 64), changed: map[string]int{}, firstBad: map[string]kind{}}
-	for k, v := range fixedKinds {
-		s.kinds["\x00"+k] = v
+	s := &shaper{root: &shapeNode{kind: kindObject}}
+	for name, k := range fixedKinds {
+		s.root.children = append(s.root.children, &shapeNode{name: name, parent: s.root, kind: k})
 	}
+	sort.Slice(s.root.children, func(i, j int) bool { return s.root.children[i].name < s.root.children[j].name })
+	s.nodes = len(s.root.children)
 	return s
+}
+
+// child returns n's member key, adding it when new; *hint is where the
+// next member is expected. Nil means the shape is full.
+func (s *shaper) child(n *shapeNode, key []byte, hint *int) *shapeNode {
+	if h := *hint; h < len(n.children) && n.children[h].name == string(key) {
+		*hint = h + 1
+		return n.children[h]
+	}
+	if n.index != nil {
+		if c := n.index[string(key)]; c != nil {
+			return c
+		}
+	} else {
+		for i, c := range n.children {
+			if c.name == string(key) {
+				*hint = i + 1
+				return c
+			}
+		}
+	}
+	if s.nodes >= maxShapeKeys {
+		s.full = true
+		return nil
+	}
+	s.nodes++
+	c := &shapeNode{name: string(key), parent: n}
+	n.children = append(n.children, c)
+	if n.index != nil {
+		n.index[c.name] = c
+	} else if len(n.children) > 16 {
+		n.index = make(map[string]*shapeNode, 32)
+		for _, c := range n.children {
+			n.index[c.name] = c
+		}
+	}
+	*hint = len(n.children)
+	return c
+}
+
+// element returns the node of n's array elements.
+func (s *shaper) element(n *shapeNode) *shapeNode {
+	if n.elem == nil {
+		if s.nodes >= maxShapeKeys {
+			s.full = true
+			return nil
+		}
+		s.nodes++
+		n.elem = &shapeNode{name: "[]", parent: n}
+	}
+	return n.elem
+}
+
+// valueKind is the kind of the JSON value at doc[i:], which is not null.
+func valueKind(doc []byte, i int) kind {
+	k := kindOfByte(doc[i])
+	if k == kindInt && isFloatText(doc, i) {
+		k = kindFloat
+	}
+	return k
 }
 
 // apply appends doc, one compact JSON object as evdoc writes it, to dst with
@@ -85,41 +161,32 @@ func newShaper() *shaper {
 // walk only checks (and learns new keys), and the document is rewritten only
 // when a value must change.
 func (s *shaper) apply(dst, doc []byte) []byte {
-	s.path = s.path[:0]
-	if _, ok := s.check(doc, 0, true); ok {
+	if _, ok := s.check(doc, 0, s.root); ok {
 		return append(dst, doc...)
 	}
-	s.path = s.path[:0]
-	dst, _ = s.value(dst, doc, 0, true)
+	dst, _ = s.value(dst, doc, 0, s.root)
 	return dst
 }
 
-// check walks the value at doc[i:] as value does, recording the kinds of new
-// keys, and reports whether it fits the shape unchanged, with the offset
-// just past it (valid only when it fits).
-func (s *shaper) check(doc []byte, i int, root bool) (int, bool) {
+// check walks the value at doc[i:] for key n as value does, learning the
+// kinds of new keys, and reports whether it fits the shape unchanged, with
+// the offset just past it (valid only when it fits).
+func (s *shaper) check(doc []byte, i int, n *shapeNode) (int, bool) {
 	c := doc[i]
 	if c == 'n' {
 		return i + 4, true
 	}
-	k := kindOfByte(c)
-	if k == kindInt && isFloatText(doc, i) {
-		k = kindFloat
+	if n == nil {
+		return skipValue(doc, i), true
 	}
-	if !root {
-		w, ok := s.kinds[string(s.path)]
-		switch {
-		case ok:
-			// Unchanged: the same kind, or a float under an integer key. An
-			// integer under a float key gains ".0".
-			if w != k && !(w == kindInt && k == kindFloat) {
-				return 0, false
-			}
-		case len(s.kinds) < maxShapeKeys:
-			s.kinds[string(s.path)] = k
-		default:
-			s.full = true
-		}
+	k := valueKind(doc, i)
+	switch {
+	case n.kind == kindNull:
+		n.kind = k
+	case n.kind != k && !(n.kind == kindInt && k == kindFloat):
+		// A float under an integer key is written as it is; anything else
+		// must change.
+		return 0, false
 	}
 	switch k {
 	case kindObject:
@@ -127,15 +194,11 @@ func (s *shaper) check(doc []byte, i int, root bool) (int, bool) {
 		if doc[i] == '}' {
 			return i + 1, true
 		}
+		hint := 0
 		for {
 			kend := skipString(doc, i)
-			n := len(s.path)
-			s.path = append(s.path, 0)
-			s.path = append(s.path, doc[i+1:kend-1]...)
 			var ok bool
-			i, ok = s.check(doc, kend+1, false)
-			s.path = s.path[:n]
-			if !ok {
+			if i, ok = s.check(doc, kend+1, s.child(n, doc[i+1:kend-1], &hint)); !ok {
 				return 0, false
 			}
 			if doc[i] == '}' {
@@ -148,15 +211,13 @@ func (s *shaper) check(doc []byte, i int, root bool) (int, bool) {
 		if doc[i] == ']' {
 			return i + 1, true
 		}
-		n := len(s.path)
-		s.path = append(s.path, 0, '[', ']')
+		e := s.element(n)
 		for {
 			var ok bool
-			if i, ok = s.check(doc, i, false); !ok {
+			if i, ok = s.check(doc, i, e); !ok {
 				return 0, false
 			}
 			if doc[i] == ']' {
-				s.path = s.path[:n]
 				return i + 1, true
 			}
 			i++
@@ -172,37 +233,29 @@ func (s *shaper) check(doc []byte, i int, root bool) (int, bool) {
 	return skipNumber(doc, i), true
 }
 
-// value writes the JSON value at doc[i:] and returns the offset just past it.
-// root is the document itself, which has no key.
-func (s *shaper) value(dst, doc []byte, i int, root bool) ([]byte, int) {
+// value writes the JSON value at doc[i:] for key n with the shape rule
+// applied, and returns the offset just past it.
+func (s *shaper) value(dst, doc []byte, i int, n *shapeNode) ([]byte, int) {
 	c := doc[i]
 	if c == 'n' {
 		return append(dst, "null"...), i + 4
 	}
-	k := kindOfByte(c)
-	if k == kindInt && isFloatText(doc, i) {
-		k = kindFloat
-	}
-	want := k
-	if !root {
-		w, ok := s.kinds[string(s.path)]
-		switch {
-		case ok:
-			want = w
-		case len(s.kinds) < maxShapeKeys:
-			s.kinds[string(s.path)] = k
-		default:
-			s.full = true
-		}
-	}
-	if !want.same(k) {
+	if n == nil {
 		end := skipValue(doc, i)
-		key := string(s.path)
-		if s.changed[key] == 0 {
-			s.firstBad[key] = want
+		return append(dst, doc[i:end]...), end
+	}
+	k := valueKind(doc, i)
+	if n.kind == kindNull {
+		n.kind = k
+	}
+	if !n.kind.same(k) {
+		end := skipValue(doc, i)
+		if n.changed == 0 {
+			n.want = n.kind
+			s.changed = append(s.changed, n)
 		}
-		s.changed[key]++
-		if want == kindString {
+		n.changed++
+		if n.kind == kindString {
 			return evjson.AppendString(dst, string(doc[i:end])), end
 		}
 		return append(dst, "null"...), end
@@ -214,15 +267,12 @@ func (s *shaper) value(dst, doc []byte, i int, root bool) ([]byte, int) {
 		if doc[i] == '}' {
 			return append(dst, '}'), i + 1
 		}
+		hint := 0
 		for {
 			kend := skipString(doc, i)
 			dst = append(dst, doc[i:kend]...)
 			dst = append(dst, ':')
-			n := len(s.path)
-			s.path = append(s.path, 0)
-			s.path = append(s.path, doc[i+1:kend-1]...)
-			dst, i = s.value(dst, doc, kend+1, false)
-			s.path = s.path[:n]
+			dst, i = s.value(dst, doc, kend+1, s.child(n, doc[i+1:kend-1], &hint))
 			if doc[i] == '}' {
 				return append(dst, '}'), i + 1
 			}
@@ -235,12 +285,10 @@ func (s *shaper) value(dst, doc []byte, i int, root bool) ([]byte, int) {
 		if doc[i] == ']' {
 			return append(dst, ']'), i + 1
 		}
-		n := len(s.path)
-		s.path = append(s.path, 0, '[', ']')
+		e := s.element(n)
 		for {
-			dst, i = s.value(dst, doc, i, false)
+			dst, i = s.value(dst, doc, i, e)
 			if doc[i] == ']' {
-				s.path = s.path[:n]
 				return append(dst, ']'), i + 1
 			}
 			dst = append(dst, ',')
@@ -258,7 +306,7 @@ func (s *shaper) value(dst, doc []byte, i int, root bool) ([]byte, int) {
 	}
 	end := skipNumber(doc, i)
 	dst = append(dst, doc[i:end]...)
-	if want == kindFloat && k == kindInt {
+	if n.kind == kindFloat && k == kindInt {
 		dst = append(dst, ".0"...)
 	}
 	return dst, end
@@ -267,9 +315,13 @@ func (s *shaper) value(dst, doc []byte, i int, root bool) ([]byte, int) {
 // report returns one line per key whose values were rewritten, sorted.
 func (s *shaper) report(typ string) []string {
 	var out []string
-	for key, n := range s.changed {
+	for _, n := range s.changed {
+		as := "null"
+		if n.want == kindString {
+			as = "strings"
+		}
 		out = append(out, fmt.Sprintf("%s: %s: %d value(s) not of the key's type (%s) written as %s",
-			typ, keyName(key), n, s.firstBad[key], map[bool]string{true: "strings", false: "null"}[s.firstBad[key] == kindString]))
+			typ, n.path(), n.changed, n.want, as))
 	}
 	if s.full {
 		out = append(out, fmt.Sprintf("%s: more than %d distinct keys; later ones are not kept to one type", typ, maxShapeKeys))
@@ -278,9 +330,20 @@ func (s *shaper) report(typ string) []string {
 	return out
 }
 
-// keyName turns a shaper path into body.response.status.
-func keyName(path string) string {
-	return strings.ReplaceAll(strings.TrimPrefix(path, "\x00"), "\x00", ".")
+// path names the key as body.response.status (array elements as tags[]).
+func (n *shapeNode) path() string {
+	var parts []string
+	for ; n != nil && n.parent != nil; n = n.parent {
+		parts = append(parts, n.name)
+	}
+	var b strings.Builder
+	for i := len(parts) - 1; i >= 0; i-- {
+		if b.Len() > 0 && parts[i] != "[]" {
+			b.WriteByte('.')
+		}
+		b.WriteString(parts[i])
+	}
+	return b.String()
 }
 
 func kindOfByte(c byte) kind {
