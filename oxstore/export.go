@@ -147,7 +147,7 @@ func (c *exportCmd) run(ctx context.Context, typ string, r timeRange, dest desti
 		if err := st.Check(ctx); err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
-		all, err := bucketSources(ctx, st, r, typ)
+		all, err := bucketSources(ctx, st, r, typ, func(format string, args ...any) { logf("export: "+format, args...) })
 		if err != nil {
 			return fmt.Errorf("export: %w", err)
 		}

@@ -511,3 +511,51 @@ func TestArchiveExportsTheFilesItUploads(t *testing.T) {
 		t.Errorf("a second archive changed the export: %d objects, %d before", len(after), len(before))
 	}
 }
+
+func TestEveryCommandSaysWhatItSkipped(t *testing.T) {
+	data := fixture(t, "logs-daily/20261124/request-20261124.log")
+	tests := []struct {
+		name  string
+		s3    bool
+		setup func(h *harness)
+		args  []string
+		want  string // on stderr, with <log> the log path
+	}{
+		{"zip: a file still written", false, nil,
+			[]string{"zip", "-v"}, "zip: skipping <log>/20261124/request-20261124.log: may still be written"},
+		{"prune: not a date folder", false, func(h *harness) { os.WriteFile(filepath.Join(h.logPath, "notes.txt"), nil, 0o644) },
+			[]string{"prune", "-v"}, "prune: skipping <log>/notes.txt: not a YYYYMMDD date folder"},
+		{"cat: a second copy", false, func(h *harness) {
+			p := h.writeLog("request-20261121.log", data, now)
+			os.WriteFile(p+".gz", gzipBytes(t, data), 0o644)
+		}, []string{"cat", "request", "--local", "--start", "20261121", "-v"}, "cat: skipping request-20261121.log.gz: a copy of request-20261121.log, which is read instead"},
+		{"export: a file still written", false, nil,
+			[]string{"export", "--local", "--start", "20261124", "--to", "<tmp>", "-v"}, "export: skipping <log>/20261124/request-20261124.log: may still be written"},
+		{"upload: a file still written", true, nil,
+			[]string{"upload", "-v"}, "upload: skipping <log>/20261124/request-20261124.log: may still be written"},
+		{"verify: a file still written", true, nil,
+			[]string{"verify", "-v"}, "verify: skipping <log>/20261124/request-20261124.log: may still be written"},
+		{"download: a key that is not a log file", true, func(h *harness) {
+			if _, err := h.client().PutObject(context.Background(), h.env["BLUEOX_BUCKET"], "20261124/request-notes.txt", bytes.NewReader([]byte("x")), 1, s3sig.PutOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"download", "request", "-v"}, "download: skipping 20261124/request-notes.txt: not a log file name"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.s3)
+			h.writeLog("request-20261124.log", data, now.Add(-48*time.Hour)) // today's: active whatever its time
+			if tc.setup != nil {
+				tc.setup(h)
+			}
+			args := make([]string, len(tc.args))
+			for i, a := range tc.args {
+				args[i] = strings.ReplaceAll(a, "<tmp>", t.TempDir())
+			}
+			h.run(args...)
+			if want := strings.ReplaceAll(tc.want, "<log>", h.logPath); !strings.Contains(h.stderr.String(), want) {
+				t.Errorf("stderr lacks %q:\n%s", want, h.stderr.String())
+			}
+		})
+	}
+}

@@ -148,8 +148,9 @@ func localSources(g *globals, warn func(string, ...any)) ([]source, error) {
 
 // bucketSources lists the bucket's files of type typ (every type when typ is
 // "") in r's days: one listing per day folder, or a single listing of the
-// whole bucket for long ranges.
-func bucketSources(ctx context.Context, st store, r timeRange, typ string) ([]source, error) {
+// whole bucket for long ranges. Keys whose names are not log file names are
+// reported through skip.
+func bucketSources(ctx context.Context, st store, r timeRange, typ string, skip func(string, ...any)) ([]source, error) {
 	var prefixes []string
 	if r.numDays() <= 31 {
 		for _, day := range r.days() {
@@ -170,6 +171,7 @@ func bucketSources(ctx context.Context, st store, r timeRange, typ string) ([]so
 			}
 			lf, err := ox.ParseLogFileName(name)
 			if err != nil {
+				skip("skipping %s: not a log file name", o.Key)
 				continue
 			}
 			key := o.Key
@@ -236,7 +238,7 @@ func (c *catCmd) run(ctx context.Context, typ string, r timeRange) (err error) {
 		if err = st.Check(ctx); err != nil {
 			return fmt.Errorf("cat: %w", err)
 		}
-		all, err = bucketSources(ctx, st, r, typ)
+		all, err = bucketSources(ctx, st, r, typ, func(format string, args ...any) { c.app.logf(c.g, "cat: "+format, args...) })
 	}
 	if err != nil {
 		return fmt.Errorf("cat: %w", err)
@@ -341,7 +343,7 @@ func (c *downloadCmd) run(ctx context.Context, st store, typ string, r timeRange
 	if err := st.Check(ctx); err != nil {
 		return fmt.Errorf("download: %w", err)
 	}
-	all, err := bucketSources(ctx, st, r, typ)
+	all, err := bucketSources(ctx, st, r, typ, func(format string, args ...any) { c.app.logf(c.g, "download: "+format, args...) })
 	if err != nil {
 		return fmt.Errorf("download: %w", err)
 	}
