@@ -544,6 +544,7 @@ func (x *exporter) exportSource(ctx context.Context, s source, p *progress) (err
 		f := pt.f
 		pt.f = nil
 		if err := pt.commit(ctx, f); err != nil {
+			f.Close()
 			os.Remove(f.Name())
 			return fmt.Errorf("write %s: %w", pt.key, err)
 		}

@@ -559,3 +559,32 @@ func TestEveryCommandSaysWhatItSkipped(t *testing.T) {
 		})
 	}
 }
+
+func TestExportOfADamagedFileKeepsWhatCameBeforeAndWarns(t *testing.T) {
+	h := newHarness(t, false)
+	data, evs := genLog(t, rand.New(rand.NewPCG(9, 9)), "request", time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), time.Hour, 50)
+	one := len(data) / len(evs)
+	var cut int
+	for n := 0; n < len(data); {
+		l, err := ox.ValueLen(data[n:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n+l > 30*one {
+			cut = n
+			break
+		}
+		n += l
+	}
+	h.writeLog("request-20261120.log", append(data[:cut:cut], 0x01, 0x02, 0x03), now)
+	dest := t.TempDir()
+	h.mustRun("export", "--local", "--start", "20261120", "--to", dest)
+	_, rows := readTree(t, dest)
+	if len(rows) == 0 || len(rows) >= len(evs) {
+		t.Fatalf("%d rows from a file damaged after some of its %d events", len(rows), len(evs))
+	}
+	totalsOf(evs[:len(rows)]).equal(t, totalsOfRows(rows), "damaged file")
+	if !strings.Contains(h.stderr.String(), "the rest of this file is skipped") {
+		t.Errorf("no warning about the damage:\n%s", h.stderr.String())
+	}
+}

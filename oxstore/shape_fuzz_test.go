@@ -1,0 +1,42 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/evdoc"
+	"github.com/blueox/ox/internal/testenv"
+)
+
+// FuzzExportRow feeds any bytes, as an event read from a log file, through
+// the document builder and the shape rule twice: every row is valid JSON, and
+// a row that went through the rule once fits it unchanged.
+//
+//	go test -run '^$' -fuzz FuzzExportRow -fuzztime 60s -parallel 1 ./oxstore/
+func FuzzExportRow(f *testing.F) {
+	for _, wf := range testenv.WireFrames(f) {
+		f.Add(wf.Data, wf.Data)
+	}
+	a, _ := ox.AppendValue(nil, map[string]any{"type": "x", "start": 1.0, "end": 2.0, "body": map[string]any{"k": int64(1), "a": []any{"s", 1.5}}})
+	b, _ := ox.AppendValue(nil, map[string]any{"type": "x", "pid": "p", "body": map[string]any{"k": "one", "a": []any{map[string]any{}, true}}})
+	f.Add(a, b)
+	f.Fuzz(func(t *testing.T, first, second []byte) {
+		s := newShaper()
+		var bld evdoc.Builder
+		for _, data := range [][]byte{first, second} {
+			d, err := bld.Build(data)
+			if err != nil {
+				continue
+			}
+			row := s.apply(nil, d.JSON)
+			if !json.Valid(row) {
+				t.Fatalf("invalid row %q from %q", row, d.JSON)
+			}
+			if again := s.apply(nil, row); !bytes.Equal(again, row) {
+				t.Fatalf("a shaped row changed again:\n%s\n%s", row, again)
+			}
+		}
+	})
+}
