@@ -436,29 +436,106 @@ func newExporter(a *app, g *globals, snk sink, partBytes int64) *exporter {
 	return &exporter{a: a, g: g, snk: snk, partBytes: partBytes, shapes: map[string]*shaper{}}
 }
 
-// part is one object being written.
+// part is one object being written. Its rows are compressed by a goroutine
+// of its own, so that building rows and compressing them overlap when there
+// is more than one core; on one core they take turns.
 type part struct {
 	key    string // relative key
 	hour   time.Time
 	f      *os.File
 	commit func(context.Context, *os.File) error
-	bw     *bufio.Writer
-	zw     *gzip.Writer
 	n      int64 // uncompressed bytes
 	used   int64 // for choosing the least recently used part
 
-	pending []byte // rows not yet compressed: fewer, larger writes to gzip
+	pending  []byte      // rows not yet handed to the compressor
+	work     chan []byte // rows to compress
+	free     chan []byte // buffers the compressor is done with
+	done     chan error  // the compressor's result, once work is closed
+	finished bool
+	zw       *gzip.Writer
+	bw       *bufio.Writer
 }
 
-// pendingBytes is how many bytes of rows a part gathers before compressing.
-const pendingBytes = 64 << 10
+// pendingBytes is how many bytes of rows a part gathers before handing them
+// to its compressor; partBuffers is how many such buffers a part owns.
+const (
+	pendingBytes = 64 << 10
+	partBuffers  = 3
+)
 
-func (p *part) flush() error {
+// startPart starts writing the object at key into f.
+func (x *exporter) startPart(key string, hour time.Time, f *os.File, commit func(context.Context, *os.File) error) *part {
+	pt := &part{key: key, hour: hour, f: f, commit: commit,
+		work: make(chan []byte, partBuffers), free: make(chan []byte, partBuffers), done: make(chan error, 1)}
+	pt.bw = bufio.NewWriterSize(f, 256<<10)
+	if k := len(x.free); k > 0 {
+		pt.zw = x.free[k-1]
+		x.free = x.free[:k-1]
+		pt.zw.Reset(pt.bw)
+	} else {
+		pt.zw, _ = gzip.NewWriterLevel(pt.bw, gzip.BestSpeed)
+	}
+	for i := range partBuffers {
+		var b []byte
+		if k := len(x.freeBufs); k > 0 {
+			b = x.freeBufs[k-1]
+			x.freeBufs = x.freeBufs[:k-1]
+		} else {
+			b = make([]byte, 0, pendingBytes+64<<10)
+		}
+		if i == 0 {
+			pt.pending = b
+		} else {
+			pt.free <- b
+		}
+	}
+	go pt.compress()
+	return pt
+}
+
+// compress writes the rows handed to it through gzip to the file, and
+// reports the first error once the rows end.
+func (p *part) compress() {
+	var err error
+	for b := range p.work {
+		if err == nil {
+			_, err = p.zw.Write(b)
+		}
+		p.free <- b[:0]
+	}
+	if err == nil {
+		err = p.zw.Close()
+	}
+	if err == nil {
+		err = p.bw.Flush()
+	}
+	p.done <- err
+}
+
+// flush hands the pending rows to the compressor.
+func (p *part) flush() {
 	if len(p.pending) == 0 {
+		return
+	}
+	p.work <- p.pending
+	p.pending = <-p.free
+}
+
+// finish waits until the part's rows are compressed and in its file, and
+// takes back its buffers and gzip writer.
+func (x *exporter) finish(p *part) error {
+	if p.finished {
 		return nil
 	}
-	_, err := p.zw.Write(p.pending)
-	p.pending = p.pending[:0]
+	p.finished = true
+	p.flush()
+	close(p.work)
+	err := <-p.done
+	x.freeBufs = append(x.freeBufs, p.pending[:0])
+	for range partBuffers - 1 {
+		x.freeBufs = append(x.freeBufs, <-p.free)
+	}
+	x.free = append(x.free, p.zw)
 	return err
 }
 
@@ -523,6 +600,7 @@ func (x *exporter) exportSource(ctx context.Context, s source, p *progress) (err
 	written := map[string]bool{}
 	defer func() {
 		for _, pt := range open {
+			x.finish(pt)
 			pt.f.Close()
 			os.Remove(pt.f.Name())
 		}
@@ -530,22 +608,13 @@ func (x *exporter) exportSource(ctx context.Context, s source, p *progress) (err
 	var events, tick int64
 	closePart := func(pt *part) error {
 		delete(open, pt.hour)
-		if err := pt.flush(); err != nil {
-			return err
+		err := x.finish(pt)
+		if err == nil {
+			err = pt.commit(ctx, pt.f)
 		}
-		x.freeBufs = append(x.freeBufs, pt.pending[:0])
-		if err := pt.zw.Close(); err != nil {
-			return err
-		}
-		x.free = append(x.free, pt.zw)
-		if err := pt.bw.Flush(); err != nil {
-			return err
-		}
-		f := pt.f
-		pt.f = nil
-		if err := pt.commit(ctx, f); err != nil {
-			f.Close()
-			os.Remove(f.Name())
+		if err != nil {
+			pt.f.Close()
+			os.Remove(pt.f.Name())
 			return fmt.Errorf("write %s: %w", pt.key, err)
 		}
 		written[pt.key] = true
@@ -599,21 +668,7 @@ func (x *exporter) exportSource(ctx context.Context, s source, p *progress) (err
 			if err != nil {
 				return fmt.Errorf("write %s: %w", key, err)
 			}
-			pt = &part{key: key, hour: hour, f: f, commit: commit}
-			if k := len(x.freeBufs); k > 0 {
-				pt.pending = x.freeBufs[k-1]
-				x.freeBufs = x.freeBufs[:k-1]
-			} else {
-				pt.pending = make([]byte, 0, pendingBytes+64<<10)
-			}
-			pt.bw = bufio.NewWriterSize(f, 256<<10)
-			if k := len(x.free); k > 0 {
-				pt.zw = x.free[k-1]
-				x.free = x.free[:k-1]
-				pt.zw.Reset(pt.bw)
-			} else {
-				pt.zw, _ = gzip.NewWriterLevel(pt.bw, gzip.BestSpeed)
-			}
+			pt = x.startPart(key, hour, f, commit)
 			open[hour] = pt
 		}
 		n0 := len(pt.pending)
@@ -621,9 +676,7 @@ func (x *exporter) exportSource(ctx context.Context, s source, p *progress) (err
 		pt.pending = append(pt.pending, '\n')
 		pt.n += int64(len(pt.pending) - n0)
 		if len(pt.pending) >= pendingBytes {
-			if err := pt.flush(); err != nil {
-				return fmt.Errorf("write %s: %w", pt.key, err)
-			}
+			pt.flush()
 		}
 		events++
 		pt.used = events
