@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -294,6 +295,10 @@ type sink interface {
 	// whose names start with prefix.
 	list(ctx context.Context, dir, prefix string) ([]string, error)
 	remove(ctx context.Context, key string) error
+	// get returns a small object's contents, or nil when it does not exist.
+	get(ctx context.Context, key string) ([]byte, error)
+	// put stores a small object whole.
+	put(ctx context.Context, key string, data []byte) error
 }
 
 func (a *app) openSink(g *globals, d destination) (sink, error) {
@@ -354,6 +359,32 @@ func (l localSink) remove(_ context.Context, key string) error {
 	return os.Remove(filepath.Join(l.root, filepath.FromSlash(key)))
 }
 
+func (l localSink) get(_ context.Context, key string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(l.root, filepath.FromSlash(key)))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
+
+func (l localSink) put(ctx context.Context, key string, data []byte) error {
+	f, commit, err := l.create(key)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := commit(ctx, f); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}
+
 // bucketSink writes each part to a temporary file, then uploads it (in parts
 // when large) and removes the file: memory stays flat whatever the part size.
 type bucketSink struct {
@@ -405,6 +436,27 @@ func (b *bucketSink) remove(ctx context.Context, key string) error {
 	}
 	return d.Delete(ctx, b.key(key))
 }
+
+func (b *bucketSink) get(ctx context.Context, key string) ([]byte, error) {
+	if _, err := b.st.Head(ctx, b.key(key)); errors.Is(err, errNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	rc, err := b.st.Get(ctx, b.key(key))
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, maxShapeFile))
+}
+
+func (b *bucketSink) put(ctx context.Context, key string, data []byte) error {
+	return b.st.Put(ctx, b.key(key), bytes.NewReader(data), int64(len(data)), nil)
+}
+
+// maxShapeFile bounds what is read of a stored shape.
+const maxShapeFile = 16 << 20
 
 // Delete removes an object.
 func (s *s3Store) Delete(ctx context.Context, key string) error {
@@ -563,6 +615,15 @@ func (x *exporter) exportAll(ctx context.Context, srcs []source) error {
 	}
 	sort.Strings(types)
 	for _, t := range types {
+		data, err := x.shapes[t].marshal()
+		if err == nil {
+			err = x.snk.put(ctx, shapeKey(t), data)
+		}
+		if err != nil {
+			return fmt.Errorf("export: keep the shape of %s: %w", t, err)
+		}
+	}
+	for _, t := range types {
 		for _, line := range x.shapes[t].report(t) {
 			x.a.warnf("export: %s", line)
 		}
@@ -575,6 +636,28 @@ func (x *exporter) exportAll(ctx context.Context, srcs []source) error {
 		len(srcs), x.events, human(x.logBytes), x.objects, secs, float64(x.events)/secs, float64(x.logBytes)/secs/1e6)
 	return nil
 }
+
+// shaper returns the shape of typ, read from the destination the first time.
+func (x *exporter) shaper(ctx context.Context, typ string) (*shaper, error) {
+	if sh := x.shapes[typ]; sh != nil {
+		return sh, nil
+	}
+	sh := newShaper()
+	data, err := x.snk.get(ctx, shapeKey(typ))
+	if err != nil {
+		return nil, fmt.Errorf("read the shape of %s: %w", typ, err)
+	}
+	if data != nil {
+		if err := sh.load(data); err != nil {
+			return nil, fmt.Errorf("%s: %w (remove it to start the shape of %s afresh)", shapeKey(typ), err, typ)
+		}
+	}
+	x.shapes[typ] = sh
+	return sh, nil
+}
+
+// shapeKey is where the kinds of typ are kept.
+func shapeKey(typ string) string { return shapesDir + "/" + typ + ".json" }
 
 // exportSource writes one log file's events to its parts, then removes the
 // parts an earlier export of the same file left beyond the ones written now.
@@ -589,10 +672,9 @@ func (x *exporter) exportSource(ctx context.Context, s source, p *progress) (err
 		return err
 	}
 	r := ox.NewReader(lr)
-	sh := x.shapes[s.Type]
-	if sh == nil {
-		sh = newShaper()
-		x.shapes[s.Type] = sh
+	sh, err := x.shaper(ctx, s.Type)
+	if err != nil {
+		return err
 	}
 	stem := safeName(s.Host) + "-" + s.Type + "-" + fileDate(s.LogFile) + "-"
 	open := map[time.Time]*part{}

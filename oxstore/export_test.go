@@ -187,6 +187,9 @@ func readTree(t *testing.T, root string) (map[string][]row, []row) {
 	var all []row
 	for key := range tree(t, root) {
 		key = filepath.ToSlash(key)
+		if strings.HasPrefix(key, shapesDir+"/") {
+			continue
+		}
 		if !strings.HasSuffix(key, ".json.gz") {
 			t.Errorf("stray file %s", key)
 			continue
@@ -286,7 +289,7 @@ func TestExportRefusesTypesThatCannotBePartitionValues(t *testing.T) {
 		t.Errorf("skip of a:b not reported:\n%s", h.stderr.String())
 	}
 	for k := range tree(t, dest) {
-		if !strings.HasPrefix(k, "type=ok/") {
+		if !strings.HasPrefix(k, "type=ok/") && !strings.HasPrefix(k, shapesDir+"/") {
 			t.Errorf("unexpected object %s", k)
 		}
 	}
@@ -426,6 +429,42 @@ func TestExportedRowsKeepTheirShapeAcrossFiles(t *testing.T) {
 	}
 }
 
+func TestExportKeepsTheShapeForTheNextRun(t *testing.T) {
+	h := newHarness(t, false)
+	mk := func(status any) []byte {
+		b, err := ox.AppendValue(nil, map[string]any{"type": "x", "start": 1795527978.0, "end": 1795527979.0, "body": map[string]any{"status": status}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	h.writeLog("x-20261120.log", mk(int64(200)), now)
+	h.writeLog("x-20261121.log", mk("bad"), now)
+	dest := t.TempDir()
+	h.mustRun("export", "--local", "--start", "20261120", "--to", dest)
+	stored, err := os.ReadFile(filepath.Join(dest, shapesDir, "x.json"))
+	if err != nil || !strings.Contains(string(stored), `"status":{"kind":"integer"}`) {
+		t.Fatalf("stored shape %s (%v)", stored, err)
+	}
+	// A later run, another file: the first run's kinds still hold.
+	h.mustRun("export", "--local", "--start", "20261121", "--to", dest)
+	_, rows := readTree(t, dest)
+	var got []string
+	for _, r := range rows {
+		b, _ := json.Marshal(r.Body["status"])
+		got = append(got, string(b))
+	}
+	sort.Strings(got)
+	if strings.Join(got, " ") != "200 null" {
+		t.Errorf("statuses over two runs: %v, want 200 and null", got)
+	}
+	// A damaged shape file is named.
+	os.WriteFile(filepath.Join(dest, shapesDir, "x.json"), []byte("{"), 0o644)
+	if err := h.run("export", "--local", "--start", "20261121", "--to", dest); err == nil || !strings.Contains(err.Error(), "x.json") {
+		t.Errorf("export over a damaged shape: %v", err)
+	}
+}
+
 // bucketRows reads every object under prefix in the bucket.
 func bucketRows(t *testing.T, h *harness, bucket, prefix string) (map[string]string, []row) {
 	t.Helper()
@@ -435,6 +474,9 @@ func bucketRows(t *testing.T, h *harness, bucket, prefix string) (map[string]str
 	for o, err := range c.ListObjectsV2(context.Background(), bucket, s3sig.ListOptions{Prefix: prefix + "/"}) {
 		if err != nil {
 			t.Fatal(err)
+		}
+		if strings.HasPrefix(o.Key, prefix+"/"+shapesDir+"/") {
+			continue
 		}
 		rc, _, err := c.GetObject(context.Background(), bucket, o.Key)
 		if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -21,8 +22,8 @@ import (
 // integer under a key whose first number had a fraction part is written with
 // ".0", so the key reads as a floating-point column throughout.
 //
-// The kinds live for one run; the fixed top-level kinds and the usual
-// stability of an event type's fields keep runs alike.
+// The kinds are kept with the export (see shapesDir), so that later exports
+// to the same destination follow the same ones.
 
 // kind is the JSON type of a value, as the shape rule sees it.
 type kind uint8
@@ -435,4 +436,95 @@ func skipValue(doc []byte, i int) int {
 		return len(doc)
 	}
 	return skipNumber(doc, i)
+}
+
+// The kinds an export learned are kept beside the table, in
+// DEST/_oxstore/shapes/<type>.json, and read again by the next export to the
+// same place, so that daily runs agree with each other. Engines skip the
+// folder: it is outside the partitions, and Spark ignores names starting
+// with '_'.
+
+// shapesDir is the folder, under an export's destination, of the kinds.
+const shapesDir = "_oxstore/shapes"
+
+// shapeJSON is how a shapeNode is stored.
+type shapeJSON struct {
+	Kind string                `json:"kind,omitempty"`
+	Keys map[string]*shapeJSON `json:"keys,omitempty"`
+	Elem *shapeJSON            `json:"elem,omitempty"`
+}
+
+var kindNames = [...]string{kindNull: "", kindString: "string", kindInt: "integer", kindFloat: "float",
+	kindBool: "boolean", kindObject: "object", kindArray: "array"}
+
+func kindNamed(name string) (kind, bool) {
+	for k, n := range kindNames {
+		if n == name {
+			return kind(k), true
+		}
+	}
+	return kindNull, false
+}
+
+// marshal returns the kinds s holds, as stored.
+func (s *shaper) marshal() ([]byte, error) {
+	var conv func(n *shapeNode) *shapeJSON
+	conv = func(n *shapeNode) *shapeJSON {
+		j := &shapeJSON{Kind: kindNames[n.kind]}
+		if len(n.children) > 0 {
+			j.Keys = make(map[string]*shapeJSON, len(n.children))
+			for _, c := range n.children {
+				j.Keys[c.name] = conv(c)
+			}
+		}
+		if n.elem != nil {
+			j.Elem = conv(n.elem)
+		}
+		return j
+	}
+	return json.Marshal(conv(s.root))
+}
+
+// load adds stored kinds to s; kinds s already holds (the fixed top-level
+// ones) win. Stored data that does not parse is an error.
+func (s *shaper) load(data []byte) error {
+	var root shapeJSON
+	if err := json.Unmarshal(data, &root); err != nil {
+		return err
+	}
+	var add func(n *shapeNode, j *shapeJSON) error
+	add = func(n *shapeNode, j *shapeJSON) error {
+		k, ok := kindNamed(j.Kind)
+		if !ok {
+			return fmt.Errorf("unknown kind %q", j.Kind)
+		}
+		if n.kind == kindNull {
+			n.kind = k
+		}
+		names := make([]string, 0, len(j.Keys))
+		for name := range j.Keys {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			if j.Keys[name] == nil {
+				continue
+			}
+			hint := 0
+			c := s.child(n, []byte(name), &hint)
+			if c == nil {
+				return nil // full
+			}
+			if err := add(c, j.Keys[name]); err != nil {
+				return err
+			}
+		}
+		if j.Elem != nil {
+			if e := s.element(n); e != nil {
+				return add(e, j.Elem)
+			}
+		}
+		return nil
+	}
+	return add(s.root, &root)
 }

@@ -11,8 +11,9 @@ import (
 )
 
 // FuzzExportRow feeds any bytes, as an event read from a log file, through
-// the document builder and the shape rule twice: every row is valid JSON, and
-// a row that went through the rule once fits it unchanged.
+// the document builder and the shape rule twice: every row is valid JSON, a
+// row that went through the rule once fits it unchanged, and the shape reads
+// back as it was stored.
 //
 //	go test -run '^$' -fuzz FuzzExportRow -fuzztime 60s -parallel 1 ./oxstore/
 func FuzzExportRow(f *testing.F) {
@@ -37,6 +38,18 @@ func FuzzExportRow(f *testing.F) {
 			if again := s.apply(nil, row); !bytes.Equal(again, row) {
 				t.Fatalf("a shaped row changed again:\n%s\n%s", row, again)
 			}
+		}
+		// The stored shape reads back as it was.
+		stored, err := s.marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back := newShaper()
+		if err := back.load(stored); err != nil {
+			t.Fatalf("load %s: %v", stored, err)
+		}
+		if again, _ := back.marshal(); !bytes.Equal(again, stored) {
+			t.Fatalf("shape changed on the way back:\n%s\n%s", stored, again)
 		}
 	})
 }
