@@ -336,7 +336,16 @@ func (l localSink) create(key string) (*os.File, func(context.Context, *os.File)
 		if err := os.Chmod(f.Name(), 0o644); err != nil {
 			return err
 		}
-		return os.Rename(f.Name(), final)
+		if err := os.Rename(f.Name(), final); err != nil {
+			return err
+		}
+		// The rename itself lasts once the folder is synced.
+		d, err := os.Open(dir)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		return d.Sync()
 	}
 	return f, commit, nil
 }
