@@ -713,20 +713,20 @@ func (x *exporter) exportSource(ctx context.Context, s source, p *progress) (err
 		x.a.logf(x.g, "export: wrote %s (%s of JSON)", pt.key, human(pt.n))
 		return nil
 	}
+	var cur *part // the part of the last event, most often the next one's
 	for {
 		data, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		var corrupt *ox.CorruptError
-		if errors.As(err, &corrupt) {
-			x.a.warnf("export: %s: %v; the rest of this file is skipped", s.name, err)
-			break
-		}
 		if err != nil {
+			if err == io.EOF {
+				break
+			}
+			if corrupt := (*ox.CorruptError)(nil); errors.As(err, &corrupt) {
+				x.a.warnf("export: %s: %v; the rest of this file is skipped", s.name, err)
+				break
+			}
 			return err
 		}
-		d, err := x.b.Build(data)
+		d, err := x.b.Prepare(data)
 		if err != nil {
 			x.bad++
 			continue
@@ -739,7 +739,10 @@ func (x *exporter) exportSource(ctx context.Context, s source, p *progress) (err
 			t = s.Start
 		}
 		hour := t.UTC().Truncate(time.Hour)
-		pt := open[hour]
+		pt := cur
+		if pt == nil || pt.finished || pt.hour != hour {
+			pt = open[hour]
+		}
 		if pt == nil {
 			if len(open) >= maxOpenParts {
 				var lru *part
@@ -762,8 +765,13 @@ func (x *exporter) exportSource(ctx context.Context, s source, p *progress) (err
 			pt = x.startPart(key, hour, f, commit)
 			open[hour] = pt
 		}
+		cur = pt
+		// The document is written straight into the part's rows, and
+		// shaped there.
 		n0 := len(pt.pending)
-		pt.pending = sh.apply(pt.pending, d.JSON)
+		var layout []byte
+		pt.pending, layout = x.b.AppendLayout(pt.pending)
+		pt.pending = sh.applyAt(pt.pending, n0, layout)
 		pt.pending = append(pt.pending, '\n')
 		pt.n += int64(len(pt.pending) - n0)
 		if len(pt.pending) >= pendingBytes {

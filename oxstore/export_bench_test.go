@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -97,3 +98,30 @@ func BenchmarkExport300MB(b *testing.B) {
 
 // childCPU is the user and system CPU time of the last runChild.
 var childCPU time.Duration
+
+// BenchmarkExportInProcess exports a smaller generated log (30 MB, or
+// $OXSTORE_BENCH_MB) in the test process itself, so that -cpuprofile and
+// -memprofile see the export's own code:
+//
+//	go test -run '^$' -bench ExportInProcess -benchtime 3x -cpuprofile cpu.out ./oxstore/
+func BenchmarkExportInProcess(b *testing.B) {
+	size := int64(30_000_000)
+	if mb, err := strconv.Atoi(os.Getenv("OXSTORE_BENCH_MB")); err == nil && mb > 0 {
+		size = int64(mb) * 1_000_000
+	}
+	h := newHarness(b, false)
+	day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	h.writeLog("request-20261120.log", nil, now)
+	file := filepath.Join(h.logPath, "20261120", "request-20261120.log")
+	events := writeEventLog(b, file, day, size)
+	b.SetBytes(size)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		dest := b.TempDir()
+		b.StartTimer()
+		h.mustRun("export", "request", "--local", "--start", "20261120", "--to", dest)
+	}
+	b.ReportMetric(float64(events)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}

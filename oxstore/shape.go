@@ -85,10 +85,26 @@ type shaper struct {
 	nodes   int
 	full    bool
 	changed []*shapeNode // keys with rewritten values, in order of the first
+
+	// fits holds the layouts (evdoc.Builder.AppendLayout) of documents that
+	// fitted the shape as they were. A key's kind, once set, never changes,
+	// so a later document of the same layout fits too and needs no check:
+	// events of one type mostly share a handful of layouts.
+	fits      map[string]struct{}
+	fitsBytes int
+	scratch   []byte
 }
 
+// maxFitsBytes bounds the memory of the layouts a shaper remembers (their
+// bytes plus an estimate of the map's own cost per entry); further layouts
+// are checked every time.
+const (
+	maxFitsBytes     = 2 << 20
+	fitEntryOverhead = 48
+)
+
 func newShaper() *shaper {
-	s := &shaper{root: &shapeNode{kind: kindObject}}
+	s := &shaper{root: &shapeNode{kind: kindObject}, fits: map[string]struct{}{}}
 	for name, k := range fixedKinds {
 		s.root.children = append(s.root.children, &shapeNode{name: name, parent: s.root, kind: k})
 	}
@@ -167,6 +183,27 @@ func (s *shaper) apply(dst, doc []byte) []byte {
 	}
 	dst, _ = s.value(dst, doc, 0, s.root)
 	return dst
+}
+
+// applyAt applies the shape rule to the document at buf[from:], whose
+// layout is layout, in place: a document of a layout known to fit, or that
+// fits, stays as it is; another is rewritten. It returns buf with the
+// document as it must be written.
+func (s *shaper) applyAt(buf []byte, from int, layout []byte) []byte {
+	if _, ok := s.fits[string(layout)]; ok {
+		return buf
+	}
+	doc := buf[from:]
+	if _, ok := s.check(doc, 0, s.root); ok {
+		if cost := len(layout) + fitEntryOverhead; s.fitsBytes+cost <= maxFitsBytes {
+			s.fits[string(layout)] = struct{}{}
+			s.fitsBytes += cost
+		}
+		return buf
+	}
+	s.scratch = append(s.scratch[:0], doc...)
+	buf, _ = s.value(buf[:from], s.scratch, 0, s.root)
+	return buf
 }
 
 // check walks the value at doc[i:] for key n as value does, learning the

@@ -56,6 +56,19 @@ type Builder struct {
 // UTF-8 in strings becomes U+FFFD. An event that is not a MessagePack map is
 // an error.
 func (b *Builder) Build(data []byte) (Doc, error) {
+	d, err := b.Prepare(data)
+	if err != nil {
+		return Doc{}, err
+	}
+	b.buf = b.Append(b.buf[:0])
+	d.JSON = b.buf
+	return d, nil
+}
+
+// Prepare reads one event as Build does, and returns its type and times but
+// not its JSON, which Append or AppendLayout then write where the caller
+// wants them (a batch of rows), without a copy. Doc.JSON is nil.
+func (b *Builder) Prepare(data []byte) (Doc, error) {
 	c := &b.tr
 	if err := c.Load(data); err != nil {
 		return Doc{}, err
@@ -64,9 +77,11 @@ func (b *Builder) Build(data []byte) (Doc, error) {
 		return Doc{}, fmt.Errorf("event is not a map")
 	}
 	var d Doc
-	d.Type, _ = evjson.Text(c.Field("type"))
-	start, hasStart := number(c.Field("start"))
-	end, hasEnd := number(c.Field("end"))
+	var f [3][]byte
+	c.Fields(fieldKeys[:], f[:])
+	d.Type, _ = evjson.Text(f[0])
+	start, hasStart := number(f[1])
+	end, hasEnd := number(f[2])
 	if hasStart {
 		d.Start = ox.FloatTime(start)
 	}
@@ -98,10 +113,24 @@ func (b *Builder) Build(data []byte) (Doc, error) {
 		lead[i].Value = vals[from:ends[i]]
 		from = ends[i]
 	}
-	b.buf = c.Append(b.buf[:0], Options, lead...)
 	b.vals, b.lead = vals, lead
-	d.JSON = b.buf
 	return d, nil
+}
+
+// fieldKeys are the fields Prepare reads.
+var fieldKeys = [...]string{"type", "start", "end"}
+
+// Append appends the document of the event Prepare read to dst.
+func (b *Builder) Append(dst []byte) []byte {
+	return b.tr.Append(dst, Options, b.lead...)
+}
+
+// AppendLayout appends the document of the event Prepare read to dst, and
+// returns with it the document's layout (see evjson.Transcoder.AppendLayout),
+// valid until the next call: documents of equal layouts have the same keys
+// and JSON kinds.
+func (b *Builder) AppendLayout(dst []byte) (json, layout []byte) {
+	return b.tr.AppendLayout(dst, Options, b.lead...)
 }
 
 // AppendTimestamp appends t, in UTC and with a year from 1 to 9999, as
