@@ -680,7 +680,7 @@ func (x *exporter) exportSource(ctx context.Context, s source, p *progress) (err
 	if err != nil {
 		return err
 	}
-	r := ox.NewReader(lr)
+	r := &eventReader{r: lr}
 	sh, err := x.shaper(ctx, s.Type)
 	if err != nil {
 		return err
@@ -715,7 +715,7 @@ func (x *exporter) exportSource(ctx context.Context, s source, p *progress) (err
 	}
 	var cur *part // the part of the last event, most often the next one's
 	for {
-		data, err := r.Next()
+		d, refused, err := r.next(&x.b)
 		if err != nil {
 			if err == io.EOF {
 				break
@@ -726,8 +726,7 @@ func (x *exporter) exportSource(ctx context.Context, s source, p *progress) (err
 			}
 			return err
 		}
-		d, err := x.b.Prepare(data)
-		if err != nil {
+		if refused {
 			x.bad++
 			continue
 		}
@@ -801,7 +800,7 @@ func (x *exporter) exportSource(ctx context.Context, s source, p *progress) (err
 		}
 	}
 	x.events += events
-	x.logBytes += r.Offset()
+	x.logBytes += r.offset
 	x.a.logf(x.g, "export: %s: %d events", s.name, events)
 	// Parts of an earlier export of this file that this one did not write
 	// again (it used a bigger --part-mb, or the file has since lost events)

@@ -69,10 +69,29 @@ func (b *Builder) Build(data []byte) (Doc, error) {
 // not its JSON, which Append or AppendLayout then write where the caller
 // wants them (a batch of rows), without a copy. Doc.JSON is nil.
 func (b *Builder) Prepare(data []byte) (Doc, error) {
-	c := &b.tr
-	if err := c.Load(data); err != nil {
+	if err := b.tr.Load(data); err != nil {
 		return Doc{}, err
 	}
+	return b.prepare()
+}
+
+// PrepareNext is Prepare for the event at the start of data, which more bytes
+// (further events) may follow; it returns the event's length too. When data
+// ends inside the event, the error wraps ox.ErrTruncated. Reading a stream
+// this way walks each event once, where framing it first (ox.Reader) and
+// then preparing it walks it twice.
+func (b *Builder) PrepareNext(data []byte) (Doc, int, error) {
+	n, err := b.tr.LoadNext(data)
+	if err != nil {
+		return Doc{}, 0, err
+	}
+	d, err := b.prepare()
+	return d, n, err
+}
+
+// prepare reads the event loaded into b.tr.
+func (b *Builder) prepare() (Doc, error) {
+	c := &b.tr
 	if !c.IsMap() {
 		return Doc{}, fmt.Errorf("event is not a map")
 	}

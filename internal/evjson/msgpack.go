@@ -74,6 +74,23 @@ func (t *Transcoder) Load(raw []byte) error {
 	return nil
 }
 
+// LoadNext is Load for the value at the start of raw, which more bytes may
+// follow (a stream of values): it indexes that value alone and returns its
+// length. When raw ends inside the value, the error wraps ox.ErrTruncated.
+// Framing a stream this way walks each value once, not twice.
+func (t *Transcoder) LoadNext(raw []byte) (int, error) {
+	t.raw = raw
+	t.ents = t.ents[:0]
+	t.names = t.names[:0]
+	end, err := t.index(0, 0, true)
+	if err != nil {
+		t.raw = nil
+		return 0, err
+	}
+	t.raw = raw[:end:end]
+	return end, nil
+}
+
 // index checks the value at raw[pos:], at the given depth, records the maps
 // in it when record is set, and returns the offset just past it. What is
 // inside a map key is not recorded: keyText stringifies the whole key at once,
@@ -82,6 +99,25 @@ func (t *Transcoder) index(pos, depth int, record bool) (int, error) {
 	if depth > maxDepth {
 		return 0, fmt.Errorf("evjson: MessagePack nested deeper than %d", maxDepth)
 	}
+	if pos < len(t.raw) {
+		// The commonest values first, without decoding a header.
+		var end int
+		switch c := t.raw[pos]; {
+		case c < 0x80 || c >= 0xe0: // fixint
+			return pos + 1, nil
+		case c&0xe0 == 0xa0: // fixstr
+			end = pos + 1 + int(c&0x1f)
+		case c == 0xcb: // float 64
+			end = pos + 9
+		default:
+			goto general
+		}
+		if end > len(t.raw) {
+			return 0, ox.ErrTruncated
+		}
+		return end, nil
+	}
+general:
 	h, err := msgp.ReadHeader(t.raw[pos:])
 	if err != nil {
 		return 0, err
@@ -353,6 +389,20 @@ func AppendMsgpack(dst, raw []byte, opts Options) ([]byte, error) {
 // and past its maps' entries.
 func (t *Transcoder) append(dst []byte, pos, ix, level int, o *Options, lead []Member) ([]byte, int, int) {
 	raw := t.raw
+	// The commonest values first, without decoding a header.
+	switch c := raw[pos]; {
+	case c < 0x80: // positive fixint
+		t.note(layInt)
+		return strconv.AppendUint(dst, uint64(c), 10), pos + 1, ix
+	case c&0xe0 == 0xa0: // fixstr
+		t.note(layString)
+		end := pos + 1 + int(c&0x1f)
+		return appendString(dst, raw[pos+1:end]), end, ix
+	case c == 0xcb: // float 64
+		f := math.Float64frombits(msgp.ReadUint(raw[pos+1 : pos+9]))
+		t.noteFloat(f, o)
+		return appendFloat(dst, f, o), pos + 9, ix
+	}
 	h, _ := msgp.ReadHeader(raw[pos:]) // Load checked everything.
 	start := pos
 	pos += h.Size
