@@ -24,7 +24,7 @@ type eventReader struct {
 }
 
 // eventChunk is the least an eventReader asks its source for at a time.
-const eventChunk = 64 << 10
+const eventChunk = 256 << 10
 
 // next prepares the next event in b and returns it. refused reports a map
 // that b refuses to build a document of (as Build would), which is skipped.

@@ -734,7 +734,7 @@ func (x *exporter) exportSource(ctx context.Context, s source, p *progress) (err
 		if t.IsZero() {
 			t = d.Start
 		}
-		if t.IsZero() || t.Year() < 1000 || t.Year() > 9999 {
+		if u := t.Unix(); t.IsZero() || u < minPartitionUnix || u >= maxPartitionUnix {
 			t = s.Start
 		}
 		hour := t.UTC().Truncate(time.Hour)
@@ -827,6 +827,13 @@ func (x *exporter) exportSource(ctx context.Context, s source, p *progress) (err
 	}
 	return nil
 }
+
+// The Unix times of 1000-01-01 and 10000-01-01 UTC: an event's time
+// outside names no partition, and the file's date is used instead.
+const (
+	minPartitionUnix = -30610224000
+	maxPartitionUnix = 253402300800
+)
 
 // fileDate is the date part of a log file's name: YYYYMMDD or YYYYMMDDHH.
 func fileDate(f ox.LogFile) string {

@@ -106,7 +106,7 @@ func (b *Builder) prepare() (Doc, error) {
 	}
 	if hasEnd {
 		// A time ISO 8601 cannot carry counts as none.
-		if d.End = ox.FloatTime(end); d.End.IsZero() || d.End.Year() < 1 || d.End.Year() > 9999 {
+		if d.End = ox.FloatTime(end); d.End.IsZero() || !inISORange(d.End) {
 			hasEnd, d.End = false, time.Time{}
 		}
 	}
@@ -153,15 +153,20 @@ func (b *Builder) AppendLayout(dst []byte) (json, layout []byte) {
 }
 
 // AppendTimestamp appends t, in UTC and with a year from 1 to 9999, as
-// t.AppendFormat(dst, TimestampLayout) would, without reading the layout for
-// every event.
+// t.AppendFormat(dst, TimestampLayout) would, computing the date from the
+// Unix time directly (a document's hot path).
 func AppendTimestamp(dst []byte, t time.Time) []byte {
-	t = t.UTC()
-	y, mo, d := t.Date()
-	h, mi, s := t.Clock()
+	sec := t.Unix()
+	days := sec / 86400
+	if sec%86400 < 0 {
+		days--
+	}
+	rem := int(sec - days*86400)
+	y, mo, d := civil(days)
+	h, mi, s := rem/3600, rem/60%60, rem%60
 	var b [len(TimestampLayout)]byte
 	for _, f := range [...]struct{ v, at, width int }{
-		{y, 0, 4}, {int(mo), 5, 2}, {d, 8, 2}, {h, 11, 2}, {mi, 14, 2}, {s, 17, 2}, {t.Nanosecond() / 1000, 20, 6},
+		{y, 0, 4}, {mo, 5, 2}, {d, 8, 2}, {h, 11, 2}, {mi, 14, 2}, {s, 17, 2}, {t.Nanosecond() / 1000, 20, 6},
 	} {
 		for i, v := f.at+f.width-1, f.v; i >= f.at; i, v = i-1, v/10 {
 			b[i] = byte('0' + v%10)
@@ -169,6 +174,44 @@ func AppendTimestamp(dst []byte, t time.Time) []byte {
 	}
 	b[4], b[7], b[10], b[13], b[16], b[19], b[26] = '-', '-', 'T', ':', ':', '.', 'Z'
 	return append(dst, b[:]...)
+}
+
+// civil returns the proleptic Gregorian date of days since 1970-01-01
+// (H. Hinnant's civil_from_days).
+func civil(days int64) (y, m, d int) {
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097                                  // [0, 146096]
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365 // [0, 399]
+	doy := doe - (365*yoe + yoe/4 - yoe/100)               // [0, 365]
+	mp := (5*doy + 2) / 153                                // [0, 11], from March
+	d = int(doy - (153*mp+2)/5 + 1)
+	m = int(mp + 3)
+	if m > 12 {
+		m -= 12
+	}
+	y = int(yoe + era*400)
+	if m <= 2 {
+		y++
+	}
+	return y, m, d
+}
+
+// The Unix times of 0001-01-01 and 10000-01-01 UTC: ISO 8601's four-digit
+// years lie between.
+const (
+	minISOUnix = -62135596800
+	maxISOUnix = 253402300800
+)
+
+// inISORange reports whether t's year is from 1 to 9999 (in UTC), without
+// computing the date.
+func inISORange(t time.Time) bool {
+	u := t.Unix()
+	return u >= minISOUnix && u < maxISOUnix
 }
 
 // ID is a stable name for an event: the first 128 bits of the SHA-256 of its

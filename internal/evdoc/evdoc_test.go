@@ -2,6 +2,7 @@ package evdoc
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -38,4 +39,38 @@ func TestBuildRefusesWhatIsNotAnEvent(t *testing.T) {
 			t.Errorf("Build(% x): no error", data)
 		}
 	}
+}
+
+func TestAppendTimestampMatchesAppendFormat(t *testing.T) {
+	check := func(tm time.Time) {
+		t.Helper()
+		if got, want := string(AppendTimestamp(nil, tm)), tm.UTC().Format(TimestampLayout); got != want {
+			t.Fatalf("%v: got %s, want %s", tm, got, want)
+		}
+		if got, want := inISORange(tm), tm.UTC().Year() >= 1 && tm.UTC().Year() <= 9999; got != want {
+			t.Fatalf("%v: inISORange %v, want %v", tm, got, want)
+		}
+	}
+	for _, tm := range []time.Time{
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 500000, time.UTC),
+		time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2000, 2, 29, 12, 0, 0, 0, time.UTC),
+		time.Date(1900, 3, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 11, 24, 13, 46, 18, 500000000, time.FixedZone("x", 3600)),
+	} {
+		check(tm)
+	}
+	// Every day's edges from year 1 to 9999, a day apart, and random
+	// instants.
+	for u := int64(minISOUnix); u < maxISOUnix; u += 86400 * 7 {
+		check(time.Unix(u, 0))
+		check(time.Unix(u-1, 999999000))
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 100000 {
+		check(time.Unix(minISOUnix+rng.Int64N(maxISOUnix-minISOUnix), rng.Int64N(1e9)))
+	}
+	check(time.Unix(minISOUnix-1, 0)) // year 0: out of range
 }
