@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/blueox/ox"
@@ -123,7 +124,7 @@ func (b *Builder) prepare() (Doc, error) {
 		lead = append(lead, evjson.Member{Key: "@timestamp"})
 	}
 	if hasStart && hasEnd {
-		vals = Options.AppendFloat(vals, math.Round((end-start)*1e6)/1e6)
+		vals = appendMicros(vals, math.Round((end-start)*1e6))
 		ends[len(lead)] = len(vals)
 		lead = append(lead, evjson.Member{Key: "duration"})
 	}
@@ -212,6 +213,39 @@ const (
 func inISORange(t time.Time) bool {
 	u := t.Unix()
 	return u >= minISOUnix && u < maxISOUnix
+}
+
+// appendMicros appends us/1e6, where us is a whole number of microseconds,
+// as Options.AppendFloat(dst, us/1e6) would. Below 2^32 seconds the
+// doubles near us/1e6 lie less than a microsecond apart, so the shortest
+// decimal that reads back as it is us itself with its trailing zeros
+// dropped: written from the integer, without the general shortest-float
+// search.
+func appendMicros(dst []byte, us float64) []byte {
+	if us == 0 || math.IsNaN(us) || math.Abs(us) >= 1<<32*1e6 {
+		return Options.AppendFloat(dst, us/1e6) // also keeps -0 as -0.0
+	}
+	n := int64(us)
+	if n < 0 {
+		dst = append(dst, '-')
+		n = -n
+	}
+	dst = strconv.AppendInt(dst, n/1e6, 10)
+	frac := n % 1e6
+	if frac == 0 {
+		return append(dst, ".0"...)
+	}
+	var b [7]byte
+	b[0] = '.'
+	for i := 6; i >= 1; i-- {
+		b[i] = byte('0' + frac%10)
+		frac /= 10
+	}
+	end := 7
+	for b[end-1] == '0' {
+		end--
+	}
+	return append(dst, b[:end]...)
 }
 
 // ID is a stable name for an event: the first 128 bits of the SHA-256 of its

@@ -2,6 +2,7 @@ package evdoc
 
 import (
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -73,4 +74,27 @@ func TestAppendTimestampMatchesAppendFormat(t *testing.T) {
 		check(time.Unix(minISOUnix+rng.Int64N(maxISOUnix-minISOUnix), rng.Int64N(1e9)))
 	}
 	check(time.Unix(minISOUnix-1, 0)) // year 0: out of range
+}
+
+func TestAppendMicrosMatchesAppendFloat(t *testing.T) {
+	check := func(us float64) {
+		t.Helper()
+		if got, want := string(appendMicros(nil, us)), string(Options.AppendFloat(nil, us/1e6)); got != want {
+			t.Fatalf("%v µs: got %s, want %s", us, got, want)
+		}
+	}
+	for _, us := range []float64{0, math.Copysign(0, -1), 1, -1, 10, 100000, 999999, 1e6, 1e6 + 1, -1.5e6, 302577,
+		1<<32*1e6 - 1, -(1<<32*1e6 - 1), 1 << 32 * 1e6, 1e300, math.Inf(1), math.NaN()} {
+		check(us)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 300000 {
+		// Durations of every magnitude, from microseconds to 2^33 s.
+		scale := math.Pow(10, float64(rng.IntN(17)))
+		us := math.Round(rng.Float64() * scale)
+		if rng.IntN(2) == 0 {
+			us = -us
+		}
+		check(us)
+	}
 }
