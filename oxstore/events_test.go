@@ -120,3 +120,32 @@ func FuzzEventReader(f *testing.F) {
 		}
 	})
 }
+
+// TestShapersShareOneLayoutBudget checks that the layouts the shapers of an
+// export remember stay within one budget however many types there are, and
+// that a row of a layout not remembered is still shaped.
+func TestShapersShareOneLayoutBudget(t *testing.T) {
+	left := 3 * (fitEntryOverhead + 8)
+	var b evdoc.Builder
+	var rows []byte
+	for i := range 20 {
+		s := newShaper()
+		s.fitsLeft = &left
+		ev, err := ox.AppendValue(nil, map[string]any{"type": "t", "body": map[string]any{strconv.Itoa(i): int64(1)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Prepare(ev); err != nil {
+			t.Fatal(err)
+		}
+		var layout []byte
+		rows, layout = b.AppendLayout(rows[:0])
+		rows = s.applyAt(rows, 0, layout)
+		if left < 0 {
+			t.Fatalf("budget overdrawn: %d", left)
+		}
+	}
+	if left == 3*(fitEntryOverhead+8) {
+		t.Fatal("no layout remembered")
+	}
+}

@@ -491,10 +491,11 @@ type exporter struct {
 
 	events, logBytes, bad int64
 	objects               int
+	fitsLeft              int // memory left for layouts, shared by the shapes
 }
 
 func newExporter(a *app, g *globals, snk sink, partBytes int64) *exporter {
-	return &exporter{a: a, g: g, snk: snk, partBytes: partBytes, shapes: map[string]*shaper{}}
+	return &exporter{a: a, g: g, snk: snk, partBytes: partBytes, shapes: map[string]*shaper{}, fitsLeft: maxFitsBytes}
 }
 
 // part is one object being written. Its rows are compressed by a goroutine
@@ -652,6 +653,7 @@ func (x *exporter) shaper(ctx context.Context, typ string) (*shaper, error) {
 		return sh, nil
 	}
 	sh := newShaper()
+	sh.fitsLeft = &x.fitsLeft
 	data, err := x.snk.get(ctx, shapeKey(typ))
 	if err != nil {
 		return nil, fmt.Errorf("read the shape of %s: %w", typ, err)

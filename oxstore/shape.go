@@ -90,21 +90,27 @@ type shaper struct {
 	// fitted the shape as they were. A key's kind, once set, never changes,
 	// so a later document of the same layout fits too and needs no check:
 	// events of one type mostly share a handful of layouts.
-	fits      map[string]struct{}
-	fitsBytes int
-	scratch   []byte
+	fits map[string]struct{}
+	// fitsLeft is what memory is left for remembering layouts, shared by
+	// the shapers of one export (see maxFitsBytes).
+	fitsLeft *int
+	scratch  []byte
 }
 
-// maxFitsBytes bounds the memory of the layouts a shaper remembers (their
-// bytes plus an estimate of the map's own cost per entry); further layouts
-// are checked every time.
+// maxFitsBytes bounds the memory of the layouts the shapers of one export
+// remember together (their bytes plus an estimate of the map's own cost per
+// entry), whatever the number of event types; further layouts are checked
+// every time.
 const (
-	maxFitsBytes     = 2 << 20
+	maxFitsBytes     = 4 << 20
 	fitEntryOverhead = 48
 )
 
+// newShaper returns a shaper with a memory budget of its own for layouts;
+// shapers that should share one get the same fitsLeft.
 func newShaper() *shaper {
-	s := &shaper{root: &shapeNode{kind: kindObject}, fits: map[string]struct{}{}}
+	left := maxFitsBytes
+	s := &shaper{root: &shapeNode{kind: kindObject}, fits: map[string]struct{}{}, fitsLeft: &left}
 	for name, k := range fixedKinds {
 		s.root.children = append(s.root.children, &shapeNode{name: name, parent: s.root, kind: k})
 	}
@@ -195,9 +201,9 @@ func (s *shaper) applyAt(buf []byte, from int, layout []byte) []byte {
 	}
 	doc := buf[from:]
 	if _, ok := s.check(doc, 0, s.root); ok {
-		if cost := len(layout) + fitEntryOverhead; s.fitsBytes+cost <= maxFitsBytes {
+		if cost := len(layout) + fitEntryOverhead; cost <= *s.fitsLeft {
 			s.fits[string(layout)] = struct{}{}
-			s.fitsBytes += cost
+			*s.fitsLeft -= cost
 		}
 		return buf
 	}
