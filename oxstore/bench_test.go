@@ -75,6 +75,7 @@ func runChild(b *testing.B, h *harness, stdout io.Writer, extra []string, args .
 	if err := cmd.Run(); err != nil {
 		b.Fatalf("oxstore %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
+	childCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	for _, line := range strings.Split(stderr.String(), "\n") {
 		if v, ok := strings.CutPrefix(line, "peak-rss-kib "); ok {
 			kib, _ := strconv.ParseInt(v, 10, 64)

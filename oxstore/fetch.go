@@ -146,9 +146,11 @@ func localSources(g *globals, warn func(string, ...any)) ([]source, error) {
 	return out, nil
 }
 
-// bucketSources lists the bucket's files of type typ in r's days: one listing
-// per day folder, or a single listing of the whole bucket for long ranges.
-func bucketSources(ctx context.Context, st store, r timeRange, typ string) ([]source, error) {
+// bucketSources lists the bucket's files of type typ (every type when typ is
+// "") in r's days: one listing per day folder, or a single listing of the
+// whole bucket for long ranges. Keys whose names are not log file names are
+// reported through skip.
+func bucketSources(ctx context.Context, st store, r timeRange, typ string, skip func(string, ...any)) ([]source, error) {
 	var prefixes []string
 	if r.numDays() <= 31 {
 		for _, day := range r.days() {
@@ -164,11 +166,12 @@ func bucketSources(ctx context.Context, st store, r timeRange, typ string) ([]so
 				return nil, err
 			}
 			name := path.Base(o.Key)
-			if !strings.HasPrefix(name, typ+"-") {
+			if typ != "" && !strings.HasPrefix(name, typ+"-") { // "": every type
 				continue
 			}
 			lf, err := ox.ParseLogFileName(name)
 			if err != nil {
+				skip("skipping %s: not a log file name", o.Key)
 				continue
 			}
 			key := o.Key
@@ -239,17 +242,29 @@ func (c *catCmd) run(ctx context.Context, typ string, r timeRange) (err error) {
 		if err = st.Check(ctx); err != nil {
 			return fmt.Errorf("cat: %w", err)
 		}
-		all, err = bucketSources(ctx, st, r, typ)
+		all, err = bucketSources(ctx, st, r, typ, func(format string, args ...any) { c.app.logf(c.g, "cat: "+format, args...) })
 	}
 	if err != nil {
 		return fmt.Errorf("cat: %w", err)
 	}
-	return writeInTimeOrder(ctx, selectRange(all, typ, r), c.app.stdout, c.app.warnf,
-		func(format string, args ...any) { c.app.logf(c.g, format, args...) })
+	logf := func(format string, args ...any) { c.app.logf(c.g, format, args...) }
+	sel := selectRange(all, typ, r)
+	reportCopies(all, sel, typ, r, "cat", logf)
+	return writeInTimeOrder(ctx, sel, c.app.stdout, c.app.warnf, logf)
 }
 
 // parseTypeCommand parses "TYPE [options]" or "[options] TYPE".
 func parseTypeCommand(a *app, fs *flag.FlagSet, args []string, usage string) (string, error) {
+	typ, err := parseOptionalType(a, fs, args, usage)
+	if err == nil && typ == "" {
+		return "", cli.Usagef("%s needs a TYPE (see oxstore %s -h)", fs.Name(), fs.Name())
+	}
+	return typ, err
+}
+
+// parseOptionalType parses "[TYPE] [options]" or "[options] [TYPE]"; a
+// missing TYPE is "".
+func parseOptionalType(a *app, fs *flag.FlagSet, args []string, usage string) (string, error) {
 	typ, rest := "", args
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		typ, rest = args[0], args[1:]
@@ -267,7 +282,7 @@ func parseTypeCommand(a *app, fs *flag.FlagSet, args []string, usage string) (st
 		return "", cli.Usagef("%s: unexpected arguments %q", fs.Name(), fs.Args())
 	}
 	if typ == "" {
-		return "", cli.Usagef("%s needs a TYPE (see oxstore %s -h)", fs.Name(), fs.Name())
+		return "", nil
 	}
 	if err := ox.ValidTypeName(typ); err != nil {
 		return "", cli.Usagef("%v", err)
@@ -332,7 +347,7 @@ func (c *downloadCmd) run(ctx context.Context, st store, typ string, r timeRange
 	if err := st.Check(ctx); err != nil {
 		return fmt.Errorf("download: %w", err)
 	}
-	all, err := bucketSources(ctx, st, r, typ)
+	all, err := bucketSources(ctx, st, r, typ, func(format string, args ...any) { c.app.logf(c.g, "download: "+format, args...) })
 	if err != nil {
 		return fmt.Errorf("download: %w", err)
 	}

@@ -105,34 +105,39 @@ func sortFiles(files []localFile) {
 	})
 }
 
-// activeFiles returns the paths of the files that may still be written: per
-// type, the newest file, unless its period ended over an hour ago and it has
-// not been modified for an hour (a collector rotating every few hours writes
-// into an "hourly" file long after its hour).
-func activeFiles(files []localFile, now time.Time) map[string]bool {
-	newest := map[string]localFile{}
+// activeGrace is how long after its period a file still counts as written:
+// a collector flushes within a second and moves to the next file when the
+// period ends, so a few minutes cover a slow disk or a skewed clock.
+const activeGrace = 5 * time.Minute
+
+// activeFiles returns the files that may still be written, by path, with the
+// reason: per type and host, the newest file, while its name's period
+// (plus activeGrace) includes now. The period of the newest hourly file runs to
+// the end of its day, as a collector rotating every few hours writes into it
+// long after its hour. The modification time plays no part: a file copied in
+// a minute ago still holds a finished period.
+func activeFiles(files []localFile, now time.Time) map[string]string {
+	type th struct{ typ, host string }
+	newest := map[th]localFile{}
 	for _, f := range files {
-		if n, ok := newest[f.Type]; !ok || f.Start.After(n.Start) {
-			newest[f.Type] = f
+		k := th{f.Type, f.Host}
+		if n, ok := newest[k]; !ok || f.Start.After(n.Start) {
+			newest[k] = f
 		}
 	}
-	cutoff := now.UTC().Add(-time.Hour)
-	active := map[string]bool{}
-	for _, f := range newest {
-		span := 24 * time.Hour
-		if f.Hourly {
-			span = time.Hour
-		}
-		ended := !f.Start.Add(span).After(cutoff)
-		idle := f.ModTime.Before(cutoff)
-		if ended && idle {
+	active := map[string]string{}
+	for k, f := range newest {
+		end := f.Start.Add(period(f.LogFile, time.Time{}))
+		if !now.UTC().Before(end.Add(activeGrace)) {
 			continue
 		}
+		why := fmt.Sprintf("may still be written: the newest %s file, and its period (to %s UTC) has not ended",
+			f.Type, end.UTC().Format("2006-01-02 15:04"))
 		// Every file of the type with the newest date is active (the plain file
 		// and a compressed one left by a crash).
 		for _, g := range files {
-			if g.Type == f.Type && g.Start.Equal(f.Start) {
-				active[g.Path] = true
+			if g.Type == k.typ && g.Host == k.host && g.Start.Equal(f.Start) {
+				active[g.Path] = why
 			}
 		}
 	}

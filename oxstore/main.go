@@ -2,7 +2,7 @@
 // finished files, prunes old ones, and archives them to S3 (or any S3-compatible
 // store), from where it can download them or stream them back in time order.
 //
-//	oxstore [global options] zip|prune|upload|download|cat|archive|verify [options]
+//	oxstore [global options] zip|prune|upload|download|cat|archive|verify|export [options]
 //
 // See docs/oxstore.md.
 package main
@@ -69,6 +69,8 @@ Commands:
   cat       write one type's log data for a time range to stdout, in time order
   archive   zip, upload, then prune only what is safely in the bucket
   verify    compare local files with the bucket and list what differs
+  export    write events as partitioned JSON lines for query engines (Athena,
+            Trino, Spark, ClickHouse, DuckDB), to a folder or the bucket
 
 Global options (also accepted after the command):
   -p, --log-path DIR   log folder (default $BLUEOX_LOG_PATH, else /var/log/blueox)
@@ -118,6 +120,8 @@ func (a *app) run(ctx context.Context, args []string) error {
 		cmd = &archiveCmd{app: a, g: &g}
 	case "verify":
 		cmd = &verifyCmd{app: a, g: &g}
+	case "export":
+		cmd = &exportCmd{app: a, g: &g}
 	case "help":
 		fmt.Fprint(a.stdout, mainUsage)
 		return nil

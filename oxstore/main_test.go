@@ -108,7 +108,12 @@ func (h *harness) mustRun(args ...string) {
 // time mtime.
 func (h *harness) writeLog(name string, data []byte, mtime time.Time) string {
 	h.t.Helper()
-	day := strings.SplitN(strings.TrimSuffix(name[strings.LastIndex(name, "-")+1:], ".log"), ".", 2)[0][:8]
+	var day string
+	if lf, err := ox.ParseLogFileName(name); err == nil {
+		day = ox.LogDir(lf.Start) // names with a host too
+	} else {
+		day = strings.SplitN(strings.TrimSuffix(name[strings.LastIndex(name, "-")+1:], ".log"), ".", 2)[0][:8]
+	}
 	dir := filepath.Join(h.logPath, day)
 	os.MkdirAll(dir, 0o755)
 	p := filepath.Join(dir, name)
@@ -184,15 +189,27 @@ func TestZipLeavesTheNewestFileOfATypeAlone(t *testing.T) {
 		{"each type keeps its own newest file",
 			map[string]time.Time{"request-20261123.log": old, "request.db-20261123.log": old, "request.db-20261124.log": now},
 			[]string{"request-20261123.log", "request.db-20261123.log"}, []string{"request.db-20261124.log"}},
-		{"a newest file older than an hour and idle is finished",
+		{"a newest file of an ended day is finished",
 			map[string]time.Time{"request-20261120.log": old},
 			[]string{"request-20261120.log"}, nil},
+		{"a 3-day-old file copied in a minute ago is finished",
+			map[string]time.Time{"request-20261121.log": now.Add(-time.Minute)},
+			[]string{"request-20261121.log"}, nil},
 		{"an hourly file still written after its hour is kept",
 			map[string]time.Time{"request-2026112412.log": now.Add(-30 * time.Minute)},
 			nil, []string{"request-2026112412.log"}},
-		{"an hourly file idle for over an hour is finished",
-			map[string]time.Time{"request-2026112412.log": now.Add(-90 * time.Minute)},
-			[]string{"request-2026112412.log"}, nil},
+		{"the newest hourly file of today is kept however idle",
+			map[string]time.Time{"request-2026112402.log": old},
+			nil, []string{"request-2026112402.log"}},
+		{"an hourly file followed by a newer one is finished",
+			map[string]time.Time{"request-2026112412.log": now.Add(-time.Minute), "request-2026112414.log": now},
+			[]string{"request-2026112412.log"}, []string{"request-2026112414.log"}},
+		{"yesterday's file is finished however recently changed",
+			map[string]time.Time{"request-20261123.log": now},
+			[]string{"request-20261123.log"}, nil},
+		{"each host keeps its own newest file",
+			map[string]time.Time{"request-20261124-web2.log": now, "request-20261123-web2.log": old, "request-20261124.log": now},
+			[]string{"request-20261123-web2.log"}, []string{"request-20261124-web2.log", "request-20261124.log"}},
 	}
 	data := fixture(t, "logs-daily/20261124/request-20261124.log")
 	for _, tc := range tests {

@@ -15,6 +15,7 @@ type progress struct {
 	totalFiles int
 	bytes      int64
 	totalBytes int64
+	skipped    int // files left out, each already reported with -v
 	start      time.Time
 	last       time.Time
 }
@@ -55,8 +56,12 @@ func (p *progress) print() {
 	if secs > 0 {
 		rate = float64(p.bytes) / secs / 1e6
 	}
-	fmt.Fprintf(p.a.stderr, "%s: %d/%d files, %s of %s, %.1f MB/s\n",
-		p.what, p.files, p.totalFiles, human(p.bytes), human(p.totalBytes), rate)
+	skipped := ""
+	if p.skipped > 0 {
+		skipped = fmt.Sprintf(", %d skipped", p.skipped)
+	}
+	fmt.Fprintf(p.a.stderr, "%s: %d/%d files%s, %s of %s, %.1f MB/s\n",
+		p.what, p.files, p.totalFiles, skipped, human(p.bytes), human(p.totalBytes), rate)
 }
 
 func human(n int64) string {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/blueox/ox/internal/cli"
@@ -45,6 +46,7 @@ func (c *pruneCmd) Run(ctx context.Context, args []string) error {
 		return cli.Usagef("--retain-days must be 0 or more")
 	}
 	return c.app.withLock(c.g, func() error {
+		reportNotDateDirs(c.g.logPath, func(format string, args ...any) { c.app.logf(c.g, "prune: "+format, args...) })
 		dirs, err := oldDateDirs(c.g.logPath, c.app.now(), c.retainDays)
 		if err != nil {
 			return fmt.Errorf("prune: %w", err)
@@ -88,4 +90,18 @@ func oldDateDirs(root string, now time.Time, retainDays int) ([]dateDir, error) 
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].day.Before(out[j].day) })
 	return out, nil
+}
+
+// reportNotDateDirs names, through skip, what prune leaves alone under root
+// because it is not a YYYYMMDD folder.
+func reportNotDateDirs(root string, skip func(string, ...any)) {
+	entries, _ := os.ReadDir(root) // oldDateDirs reports a read error
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if _, err := time.Parse("20060102", e.Name()); err != nil || !e.IsDir() || len(e.Name()) != 8 {
+			skip("skipping %s: not a YYYYMMDD date folder", filepath.Join(root, e.Name()))
+		}
+	}
 }

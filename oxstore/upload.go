@@ -82,26 +82,42 @@ func (a *app) host() (string, error) {
 // uploadAll uploads the finished files and returns the keys now in the bucket
 // for them, by local path.
 func (a *app) uploadAll(ctx context.Context, g *globals, st store, zippedOnly bool) (map[string]string, error) {
+	done, _, err := a.uploadFiles(ctx, g, st, zippedOnly)
+	return done, err
+}
+
+// uploadFiles is uploadAll that also returns the files this run uploaded
+// (not those already in the bucket).
+func (a *app) uploadFiles(ctx context.Context, g *globals, st store, zippedOnly bool) (done map[string]string, fresh []localFile, err error) {
 	host, err := a.host()
 	if err != nil {
-		return nil, fmt.Errorf("upload: %w", err)
+		return nil, nil, fmt.Errorf("upload: %w", err)
 	}
 	files, err := scan(g.logPath, a.warnf)
 	if err != nil {
-		return nil, fmt.Errorf("upload: %w", err)
+		return nil, nil, fmt.Errorf("upload: %w", err)
 	}
 	active := activeFiles(files, a.now())
 	var todo []localFile
 	var total int64
+	skipped := 0
 	for _, f := range files {
-		if active[f.Path] || (zippedOnly && f.Compression == "") {
+		if why, ok := active[f.Path]; ok {
+			a.logf(g, "upload: skipping %s: %s", f.Path, why)
+			skipped++
+			continue
+		}
+		if zippedOnly && f.Compression == "" {
+			a.logf(g, "upload: skipping %s: not compressed, and only compressed files are uploaded", f.Path)
+			skipped++
 			continue
 		}
 		todo = append(todo, f)
 		total += f.Size
 	}
-	done := map[string]string{}
+	done = map[string]string{}
 	p := a.newProgress(g, "upload", len(todo), total)
+	p.skipped = skipped
 	for _, f := range todo {
 		key := objectKey(f.LogFile, host)
 		info, err := st.Head(ctx, key)
@@ -113,17 +129,18 @@ func (a *app) uploadAll(ctx context.Context, g *globals, st store, zippedOnly bo
 			done[f.Path] = key
 			continue
 		case err != nil && !errors.Is(err, errNotFound):
-			return done, fmt.Errorf("upload %s: %w", key, err)
+			return done, fresh, fmt.Errorf("upload %s: %w", key, err)
 		}
 		if err := putFile(ctx, st, f.Path, key, p.add); err != nil {
-			return done, fmt.Errorf("upload %s: %w", key, err)
+			return done, fresh, fmt.Errorf("upload %s: %w", key, err)
 		}
 		p.fileDone()
 		done[f.Path] = key
+		fresh = append(fresh, f)
 		a.logf(g, "upload: %s -> %s", f.Path, key)
 	}
 	p.done()
-	return done, nil
+	return done, fresh, nil
 }
 
 func putFile(ctx context.Context, st store, file, key string, progress func(int64)) error {
@@ -139,15 +156,21 @@ func putFile(ctx context.Context, st store, file, key string, progress func(int6
 	return st.Put(ctx, key, f, fi.Size(), progress)
 }
 
-const archiveUsage = `usage: oxstore archive [--retain-days N] [options]
+const archiveUsage = `usage: oxstore archive [--retain-days N] [--export DEST] [options]
 
 Zips finished files, uploads the compressed ones, then removes the date folders
 older than N days (default 7), but only the files whose object is confirmed in
 the bucket with the same size and checksum. Anything not safely in the bucket is
 kept and reported; a folder is removed only once it is empty.
 
+With --export, each file this run uploads is also exported to DEST (a folder
+or s3://bucket/prefix) as 'oxstore export' does, so the query table grows
+with every run.
+
 Options:
       --retain-days N  days to keep locally (default 7)
+      --export DEST    also export the uploaded files to DEST
+      --part-mb N      export part size in MiB of JSON (default 128)
   -p, --log-path DIR   log folder (default $BLUEOX_LOG_PATH, else /var/log/blueox)
   -b, --bucket NAME    bucket (default $BLUEOX_BUCKET)
       --lock-file FILE exclusive lock
@@ -158,12 +181,16 @@ type archiveCmd struct {
 	app        *app
 	g          *globals
 	retainDays int
+	export     string
+	partMB     int
 }
 
 func (c *archiveCmd) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("archive", flag.ContinueOnError)
 	c.g.register(fs)
 	fs.IntVar(&c.retainDays, "retain-days", 7, "days to keep locally")
+	fs.StringVar(&c.export, "export", "", "export destination")
+	fs.IntVar(&c.partMB, "part-mb", 128, "export part size in MiB")
 	if err := c.app.parseFlags(fs, args, archiveUsage); err != nil {
 		return err
 	}
@@ -172,6 +199,16 @@ func (c *archiveCmd) Run(ctx context.Context, args []string) error {
 	}
 	if c.retainDays < 0 {
 		return cli.Usagef("--retain-days must be 0 or more")
+	}
+	var dest destination
+	if c.export != "" {
+		var err error
+		if dest, err = parseDest(c.export); err != nil {
+			return err
+		}
+		if c.partMB < 1 || c.partMB > 4096 {
+			return cli.Usagef("--part-mb must be from 1 to 4096, got %d", c.partMB)
+		}
 	}
 	st, err := c.app.openStore(c.g)
 	if err != nil {
@@ -185,8 +222,14 @@ func (c *archiveCmd) Run(ctx context.Context, args []string) error {
 		if _, err := c.app.zipAll(ctx, c.g); err != nil {
 			return fmt.Errorf("archive: %w", err)
 		}
-		if _, err := c.app.uploadAll(ctx, c.g, st, true); err != nil {
+		_, fresh, err := c.app.uploadFiles(ctx, c.g, st, true)
+		if err != nil {
 			return fmt.Errorf("archive: %w", err)
+		}
+		if c.export != "" {
+			if err := c.app.exportFiles(ctx, c.g, fresh, dest, int64(c.partMB)<<20); err != nil {
+				return fmt.Errorf("archive: %w", err)
+			}
 		}
 		return c.app.pruneArchived(ctx, c.g, st, c.retainDays)
 	})
@@ -307,7 +350,8 @@ func (c *verifyCmd) Run(ctx context.Context, args []string) error {
 		differ := 0
 		start := time.Now()
 		for _, f := range files {
-			if active[f.Path] {
+			if why, ok := active[f.Path]; ok {
+				c.app.logf(c.g, "verify: skipping %s: %s", f.Path, why)
 				continue
 			}
 			key := objectKey(f.LogFile, host)
@@ -336,7 +380,7 @@ func (c *verifyCmd) Run(ctx context.Context, args []string) error {
 				fmt.Fprintf(c.app.stdout, "%-8s %s %s\n", status, f.Path, key)
 			}
 		}
-		c.app.logf(c.g, "verify: %d files checked in %s", len(files)-len(active), time.Since(start).Round(time.Millisecond))
+		c.app.logf(c.g, "verify: %d files checked in %s, %d skipped", len(files)-len(active), time.Since(start).Round(time.Millisecond), len(active))
 		if differ > 0 {
 			return fmt.Errorf("verify: %d file(s) differ from the bucket", differ)
 		}

@@ -16,8 +16,9 @@ const zipUsage = `usage: oxstore zip [options]
 
 Compresses every finished log file that is not compressed yet with gzip
 (<name>.log -> <name>.log.gz), then removes the original. The newest file of each
-type is left alone while it may still be written: until its day (or hour) ended
-more than an hour ago and it has not changed for an hour.
+type (and host) is left alone while it may still be written: until its day
+ends (for an hourly file, the end of its day too), plus five minutes; -v lists
+the files skipped and why.
 
 The compressed file is written under a temporary name, synced, renamed, and only
 then is the original removed: a crash leaves the original, or both.
@@ -57,18 +58,21 @@ func (a *app) zipAll(ctx context.Context, g *globals) (int, error) {
 	active := activeFiles(files, a.now())
 	var todo []localFile
 	var total int64
+	skipped := 0
 	for _, f := range files {
 		if f.Compression != "" {
 			continue
 		}
-		if active[f.Path] {
-			a.logf(g, "zip: leaving %s alone: it may still be written", f.Path)
+		if why, ok := active[f.Path]; ok {
+			a.logf(g, "zip: skipping %s: %s", f.Path, why)
+			skipped++
 			continue
 		}
 		todo = append(todo, f)
 		total += f.Size
 	}
 	p := a.newProgress(g, "zip", len(todo), total)
+	p.skipped = skipped
 	for _, f := range todo {
 		if err := ctx.Err(); err != nil {
 			return p.files, fmt.Errorf("zip: %w", err)

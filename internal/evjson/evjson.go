@@ -249,6 +249,11 @@ func appendString[S string | []byte](dst []byte, s S) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Most text is plain ASCII: pass it eight bytes at a time.
+		if i+8 <= len(s) && plainWord(load8(s, i)) {
+			i += 8
+			continue
+		}
 		c := s[i]
 		if plain[c] {
 			i++
@@ -283,6 +288,28 @@ func appendString[S string | []byte](dst []byte, s S) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// load8 reads s[i:i+8] as a little-endian word (the compiler makes it one
+// load).
+func load8[S string | []byte](s S, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
+// plainWord reports whether all eight bytes of w are plain (see plain):
+// none is a control character, '"', '\\', DEL or above ASCII.
+func plainWord(w uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	ctl := (w - lo*0x20) &^ w // a byte below 0x20 sets its top bit
+	q := w ^ (lo * '"')
+	q = (q - lo) &^ q // a zero byte (a '"' in w) sets its top bit
+	bs := w ^ (lo * '\\')
+	bs = (bs - lo) &^ bs
+	del := w ^ (lo * 0x7f)
+	del = (del - lo) &^ del
+	return (w|ctl|q|bs|del)&hi == 0
 }
 
 // plain tells the bytes appendString copies as they are: ASCII but for

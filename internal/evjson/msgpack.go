@@ -4,6 +4,7 @@ import (
 	"github.com/blueox/ox/internal/msgp"
 
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
@@ -36,6 +37,9 @@ type Transcoder struct {
 	raw   []byte
 	ents  []entry
 	names []byte // the text of keys that are neither str nor bin
+
+	record bool   // append writes the layout too
+	layout []byte // see AppendLayout
 }
 
 // entry describes one member of a map in the value Load indexed. The members of
@@ -70,6 +74,23 @@ func (t *Transcoder) Load(raw []byte) error {
 	return nil
 }
 
+// LoadNext is Load for the value at the start of raw, which more bytes may
+// follow (a stream of values): it indexes that value alone and returns its
+// length. When raw ends inside the value, the error wraps ox.ErrTruncated.
+// Framing a stream this way walks each value once, not twice.
+func (t *Transcoder) LoadNext(raw []byte) (int, error) {
+	t.raw = raw
+	t.ents = t.ents[:0]
+	t.names = t.names[:0]
+	end, err := t.index(0, 0, true)
+	if err != nil {
+		t.raw = nil
+		return 0, err
+	}
+	t.raw = raw[:end:end]
+	return end, nil
+}
+
 // index checks the value at raw[pos:], at the given depth, records the maps
 // in it when record is set, and returns the offset just past it. What is
 // inside a map key is not recorded: keyText stringifies the whole key at once,
@@ -78,6 +99,25 @@ func (t *Transcoder) index(pos, depth int, record bool) (int, error) {
 	if depth > maxDepth {
 		return 0, fmt.Errorf("evjson: MessagePack nested deeper than %d", maxDepth)
 	}
+	if pos < len(t.raw) {
+		// The commonest values first, without decoding a header.
+		var end int
+		switch c := t.raw[pos]; {
+		case c < 0x80 || c >= 0xe0: // fixint
+			return pos + 1, nil
+		case c&0xe0 == 0xa0: // fixstr
+			end = pos + 1 + int(c&0x1f)
+		case c == 0xcb: // float 64
+			end = pos + 9
+		default:
+			goto general
+		}
+		if end > len(t.raw) {
+			return 0, ox.ErrTruncated
+		}
+		return end, nil
+	}
+general:
 	h, err := msgp.ReadHeader(t.raw[pos:])
 	if err != nil {
 		return 0, err
@@ -205,6 +245,24 @@ func (t *Transcoder) Field(key string) []byte {
 	return v
 }
 
+// Fields sets vals[i] to what Field(keys[i]) returns, in one pass over the
+// loaded map's members. vals must be as long as keys.
+func (t *Transcoder) Fields(keys []string, vals [][]byte) {
+	clear(vals)
+	if !t.IsMap() {
+		return
+	}
+	for i := range t.ents[0].val {
+		e := &t.ents[1+i]
+		k := t.key(e)
+		for j, key := range keys {
+			if string(k) == key {
+				vals[j] = t.raw[e.val:e.end]
+			}
+		}
+	}
+}
+
 // Member is an object member given as JSON, for Transcoder.Append.
 type Member struct {
 	Key   string
@@ -221,6 +279,97 @@ func (t *Transcoder) Append(dst []byte, opts Options, lead ...Member) []byte {
 	}
 	dst, _, _ = t.append(dst, 0, 0, 0, &opts, lead)
 	return dst
+}
+
+// AppendLayout is Append that also returns the layout of the JSON it wrote,
+// valid until the next call: the keys of every object in the order written and
+// the JSON kind of every value, without the values themselves. Two values with
+// the same layout have the same keys, nesting and kinds, so a check of the
+// JSON's structure (a schema) that one passed, the other passes too. The
+// layout is meant as a map key; its exact bytes are not a stable format.
+func (t *Transcoder) AppendLayout(dst []byte, opts Options, lead ...Member) (json, layout []byte) {
+	t.layout = t.layout[:0]
+	if t.raw == nil {
+		return dst, t.layout
+	}
+	t.record = true
+	dst, _, _ = t.append(dst, 0, 0, 0, &opts, lead)
+	t.record = false
+	return dst, t.layout
+}
+
+// Layout codes of the values AppendLayout records.
+const (
+	layNull   = 'n'
+	layBool   = 'b'
+	layInt    = 'i'
+	layFloat  = 'f'
+	layString = 's'
+	layExt    = 'x' // the object {"data": ..., "ext": ...}
+)
+
+// note records c in the layout when it is being recorded.
+func (t *Transcoder) note(c byte) {
+	if t.record {
+		t.layout = append(t.layout, c)
+	}
+}
+
+// noteKey records an object member's key, its length first so that keys and
+// codes cannot run into each other.
+func (t *Transcoder) noteKey(k []byte) {
+	if t.record {
+		t.layout = binary.AppendUvarint(t.layout, uint64(len(k)))
+		t.layout = append(t.layout, k...)
+	}
+}
+
+// noteFloat records the kind of the JSON appendFloat writes for f.
+func (t *Transcoder) noteFloat(f float64, o *Options) {
+	if !t.record {
+		return
+	}
+	switch {
+	case !math.IsNaN(f) && !math.IsInf(f, 0):
+		t.layout = append(t.layout, layFloat)
+	case o.NonFiniteNull:
+		t.layout = append(t.layout, layNull)
+	default:
+		t.layout = append(t.layout, layString)
+	}
+}
+
+// noteLead records a lead member, whose value is JSON given as it is.
+func (t *Transcoder) noteLead(m Member) {
+	if !t.record {
+		return
+	}
+	t.noteKey([]byte(m.Key))
+	v := m.Value
+	switch {
+	case len(v) == 0:
+		t.layout = append(t.layout, layNull)
+	case v[0] == '"':
+		t.layout = append(t.layout, layString)
+	case v[0] == 'n':
+		t.layout = append(t.layout, layNull)
+	case v[0] == 't' || v[0] == 'f':
+		t.layout = append(t.layout, layBool)
+	case v[0] == '{' || v[0] == '[':
+		// The whole value: its structure is in its text.
+		t.layout = append(t.layout, 'J')
+		t.layout = binary.AppendUvarint(t.layout, uint64(len(v)))
+		t.layout = append(t.layout, v...)
+	default:
+		k := byte(layInt)
+		for _, c := range v {
+			if c == '.' || c == 'e' || c == 'E' {
+				k = layFloat
+				break
+			}
+		}
+		t.layout = append(t.layout, k)
+	}
 }
 
 // AppendMsgpack appends the MessagePack value raw holds to dst as JSON written
@@ -240,20 +389,38 @@ func AppendMsgpack(dst, raw []byte, opts Options) ([]byte, error) {
 // and past its maps' entries.
 func (t *Transcoder) append(dst []byte, pos, ix, level int, o *Options, lead []Member) ([]byte, int, int) {
 	raw := t.raw
+	// The commonest values first, without decoding a header.
+	switch c := raw[pos]; {
+	case c < 0x80: // positive fixint
+		t.note(layInt)
+		return strconv.AppendUint(dst, uint64(c), 10), pos + 1, ix
+	case c&0xe0 == 0xa0: // fixstr
+		t.note(layString)
+		end := pos + 1 + int(c&0x1f)
+		return appendString(dst, raw[pos+1:end]), end, ix
+	case c == 0xcb: // float 64
+		f := math.Float64frombits(msgp.ReadUint(raw[pos+1 : pos+9]))
+		t.noteFloat(f, o)
+		return appendFloat(dst, f, o), pos + 9, ix
+	}
 	h, _ := msgp.ReadHeader(raw[pos:]) // Load checked everything.
 	start := pos
 	pos += h.Size
 	switch h.Kind {
 	case msgp.Nil:
+		t.note(layNull)
 		return append(dst, "null"...), pos, ix
 	case msgp.Bool:
+		t.note(layBool)
 		return strconv.AppendBool(dst, raw[start] == 0xc3), pos, ix
 	case msgp.Uint:
+		t.note(layInt)
 		if h.N == 0 {
 			return strconv.AppendUint(dst, uint64(raw[start]), 10), pos, ix
 		}
 		return strconv.AppendUint(dst, msgp.ReadUint(raw[pos:pos+h.N]), 10), pos + h.N, ix
 	case msgp.Int:
+		t.note(layInt)
 		var n int64
 		switch u := msgp.ReadUint(raw[pos : pos+h.N]); h.N {
 		case 0:
@@ -270,23 +437,36 @@ func (t *Transcoder) append(dst []byte, pos, ix, level int, o *Options, lead []M
 		return strconv.AppendInt(dst, n, 10), pos + h.N, ix
 	case msgp.Float32:
 		f := float64(math.Float32frombits(uint32(msgp.ReadUint(raw[pos : pos+4]))))
+		t.noteFloat(f, o)
 		return appendFloat(dst, f, o), pos + 4, ix
 	case msgp.Float64:
-		return appendFloat(dst, math.Float64frombits(msgp.ReadUint(raw[pos:pos+8])), o), pos + 8, ix
+		f := math.Float64frombits(msgp.ReadUint(raw[pos : pos+8]))
+		t.noteFloat(f, o)
+		return appendFloat(dst, f, o), pos + 8, ix
 	case msgp.Str:
+		t.note(layString)
 		return appendString(dst, raw[pos:pos+h.N]), pos + h.N, ix
 	case msgp.Bin:
+		t.note(layString)
 		return appendBin(dst, raw[pos:pos+h.N]), pos + h.N, ix
 	case msgp.Ext:
 		data := raw[pos : pos+h.N]
 		if h.Ext == -1 {
 			if ts, ok := msgp.Timestamp(data); ok {
+				t.note(layString)
 				return appendTime(dst, ts), pos + h.N, ix
 			}
 		}
+		if o.ExtData {
+			t.note(layString)
+		} else {
+			t.note(layExt)
+		}
 		return appendExt(dst, h.Ext, data, o, level), pos + h.N, ix
 	case msgp.Array:
+		t.note('[')
 		if h.N == 0 {
+			t.note(']')
 			return append(dst, "[]"...), pos, ix
 		}
 		dst = append(dst, '[')
@@ -297,6 +477,7 @@ func (t *Transcoder) append(dst []byte, pos, ix, level int, o *Options, lead []M
 			dst = newline(dst, o.Indent, level+1)
 			dst, pos, ix = t.append(dst, pos, ix, level+1, o, nil)
 		}
+		t.note(']')
 		dst = newline(dst, o.Indent, level)
 		return append(dst, ']'), pos, ix
 	}
@@ -317,7 +498,9 @@ func (t *Transcoder) append(dst []byte, pos, ix, level int, o *Options, lead []M
 			n++
 		}
 	}
+	t.note('{')
 	if n+len(lead) == 0 {
+		t.note('}')
 		return append(dst, "{}"...), hdr.end, hdr.sub
 	}
 	dst = append(dst, '{')
@@ -325,6 +508,7 @@ func (t *Transcoder) append(dst []byte, pos, ix, level int, o *Options, lead []M
 		if i > 0 {
 			dst = append(dst, ',')
 		}
+		t.noteLead(m)
 		dst = appendKey(dst, m.Key, o.Indent, level+1)
 		dst = append(dst, m.Value...)
 	}
@@ -338,9 +522,11 @@ func (t *Transcoder) append(dst []byte, pos, ix, level int, o *Options, lead []M
 			dst = append(dst, ',')
 		}
 		sep = true
+		t.noteKey(t.key(e))
 		dst = appendKey(dst, t.key(e), o.Indent, level+1)
 		dst, _, _ = t.append(dst, e.val, e.sub, level+1, o, nil)
 	}
+	t.note('}')
 	dst = newline(dst, o.Indent, level)
 	return append(dst, '}'), hdr.end, hdr.sub
 }

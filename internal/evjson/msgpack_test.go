@@ -283,6 +283,14 @@ func FuzzAppendMsgpack(f *testing.F) {
 			if !json.Valid(out) {
 				t.Fatalf("invalid JSON %q from %x", out, raw)
 			}
+			// Recording the layout changes nothing written.
+			var tr evjson.Transcoder
+			if err := tr.Load(raw); err != nil {
+				t.Fatal(err)
+			}
+			if js, _ := tr.AppendLayout(nil, o); !bytes.Equal(js, out) {
+				t.Fatalf("AppendLayout wrote %q, Append %q", js, out)
+			}
 		}
 	})
 }
