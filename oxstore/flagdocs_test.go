@@ -31,7 +31,7 @@ func TestFlagsAgreeWithHelpAndDocs(t *testing.T) {
 	help, global := helpAndFlags(t, "-h")
 	globals := testenv.OwnFlags(global)
 	testenv.CheckFlagDocs(t, "oxstore", globals, testenv.DocFlags(t, "-", "docs/oxstore.md"), help)
-	for _, cmd := range []string{"zip", "prune", "upload", "download", "cat", "archive", "verify"} {
+	for _, cmd := range []string{"zip", "prune", "upload", "download", "cat", "archive", "verify", "export"} {
 		help, fs := helpAndFlags(t, cmd, "-h")
 		own := testenv.OwnFlags(fs, globals...)
 		doc := slices.DeleteFunc(testenv.DocFlags(t, cmd, "docs/oxstore.md"), func(n string) bool { return slices.Contains(globals, n) })
