@@ -182,7 +182,10 @@ func TestSenderLargeEventUsesLongFrames(t *testing.T) {
 
 func TestSenderStartedBeforeCollectorDeliversQueuedEvents(t *testing.T) {
 	addr := localAddr(t)
-	s := NewSender(addr, fastRetry)
+	var failed atomic.Int64
+	opts := *fastRetry
+	opts.OnError = func(error) { failed.Add(1) }
+	s := NewSender(addr, &opts)
 	defer closeSender(t, s)
 	for i := 0; i < 100; i++ {
 		meta, data := testEvent(t, i)
@@ -190,7 +193,7 @@ func TestSenderStartedBeforeCollectorDeliversQueuedEvents(t *testing.T) {
 			t.Fatalf("TrySend %d refused", i)
 		}
 	}
-	time.Sleep(100 * time.Millisecond) // let a few connection attempts fail
+	waitFor(t, "a few connection attempts to fail", func() bool { return failed.Load() >= 3 })
 	if st := s.Stats(); st.Connected || st.Queued != 100 {
 		t.Fatalf("before the collector: stats = %+v, want 100 queued, not connected", st)
 	}
