@@ -284,6 +284,7 @@ func TestMiddlewareSampledOutKeepsSubEventsQuiet(t *testing.T) {
 func TestGoroutinesCarryTheContext(t *testing.T) {
 	r := record(t)
 	var background sync.WaitGroup
+	requestOver := make(chan struct{}) // closed once the client has the response
 	h := Middleware(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		ctx := req.Context()
 		var wg sync.WaitGroup
@@ -302,7 +303,7 @@ func TestGoroutinesCarryTheContext(t *testing.T) {
 		background.Add(1)
 		go func() {
 			defer background.Done()
-			time.Sleep(10 * time.Millisecond) // outlives the request
+			<-requestOver // outlives the request, however slow the machine
 			_, ev := Start(detached, ".email")
 			ev.Set("to", "user@example.com")
 			ev.Done()
@@ -316,6 +317,7 @@ func TestGoroutinesCarryTheContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	close(requestOver)
 	background.Wait()
 	got := r.all()
 	types := r.types()

@@ -74,6 +74,10 @@ func TestForwardRepointsMidStreamLosingNothing(t *testing.T) {
 			if err != nil || !strings.Contains(out, linkB) {
 				t.Fatalf("oxctl forward: %v\n%s", err, out)
 			}
+			// The reply says the targets changed; the forwarder moves once the old
+			// target has acknowledged what is in flight. Wait for that, so that the
+			// rest of the stream provably goes to the backup however busy the machine.
+			waitForwardTarget(t, edge.Control, linkB)
 		}
 		r := ox.Record{ID: fmt.Sprint(i), Type: "request", Host: "web1", PID: 1, Start: time.Now(), End: time.Now(),
 			Body: map[string]any{"n": i}}
@@ -108,6 +112,25 @@ func TestForwardRepointsMidStreamLosingNothing(t *testing.T) {
 	raw, err := oxctl(t, "-H", edge.Control, "--raw")
 	if err != nil || !strings.Contains(raw, linkB) {
 		t.Fatalf("status after re-pointing: %v\n%s", err, raw)
+	}
+}
+
+// waitForwardTarget waits until STATUS says spooled forwarding goes to target.
+func waitForwardTarget(t *testing.T, control, target string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		st, err := ox.Status(ctx, control)
+		cancel()
+		fwd, _ := st["forward"].(map[string]any)
+		if err == nil && fwd["target"] == target {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("forwarding did not move to %s: %v (%v)", target, fwd, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

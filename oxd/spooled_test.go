@@ -153,40 +153,69 @@ func TestLinkEventsAreCheckedLikeCollectedOnes(t *testing.T) {
 	}
 }
 
+// FORWARD re-points an edge while its stream is flowing to the old target: nothing
+// is lost, and every event sent once the switch took effect goes to the new target.
+// The test waits for states, not for time: A's acknowledgements are held back at a
+// relay so that events are provably in flight when FORWARD arrives, and the second
+// half of the stream is sent once STATUS names B (under load the edge may otherwise
+// forward everything to A before it looks at the command).
 func TestForwardCommandRepointsMidStreamLosingNothing(t *testing.T) {
 	a := startCentral(t, nil)
 	b := startCentral(t, nil)
-	edge := startEdge(t, []string{a.linkAddr()}, nil)
+	gate := startAckGate(t, a.linkAddr())
+	edge := startEdge(t, []string{gate.addr()}, nil)
 	push := pusher(t, edge.collect)
 	const n = 6000
 	frames := make([][2][]byte, n)
 	for i := range frames {
 		frames[i][0], frames[i][1] = testEvent(t, "request", i)
 	}
+	forward := func(st map[string]any) map[string]any {
+		fwd, _ := st["forward"].(map[string]any)
+		return fwd
+	}
+	waitStatus(t, edge.control, func(st map[string]any) bool { return forward(st)["connected"] == true })
+	gate.hold.Lock()
+	held := true
+	defer func() {
+		if held {
+			gate.hold.Unlock()
+		}
+	}()
 	for i := range n / 2 {
 		send(t, push, frames[i][0], frames[i][1])
 	}
+	st := waitStatus(t, edge.control, func(st map[string]any) bool { return asInt(forward(st)["sent"]) > 0 })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	reply, err := ox.ControlRequest(ctx, edge.control, map[string]any{"cmd": "FORWARD", "targets": b.linkAddr()})
 	if err != nil || reply["ok"] != true {
 		t.Fatalf("FORWARD: %v %v", reply, err)
 	}
+	inFlight := asInt(forward(st)["sent"]) - asInt(forward(st)["acked"])
+	if inFlight <= 0 {
+		t.Fatalf("nothing in flight to A when FORWARD was sent: %v", forward(st))
+	}
+	gate.hold.Unlock() // A's acknowledgements end the old session
+	held = false
+	waitStatus(t, edge.control, func(st map[string]any) bool { return forward(st)["target"] == b.linkAddr() })
 	for i := n / 2; i < n; i++ {
 		send(t, push, frames[i][0], frames[i][1])
 	}
 	got := waitEvents(t, n, a.logPath, b.logPath)
-	if countAt(t, b.logPath) == 0 {
-		t.Fatal("nothing reached the new target")
+	atA, atB := readEvents(t, a.logPath), readEvents(t, b.logPath)
+	t.Logf("re-pointed with %d events in flight to A: %d events at A, %d at B, %d duplicates",
+		inFlight, len(atA.seen), len(atB.seen), got.dups)
+	for i := int64(n / 2); i < n; i++ {
+		if atA.seen[i] > 0 || atB.seen[i] == 0 {
+			t.Fatalf("event %d, sent after the switch: %d at A, %d at B; want it at B only", i, atA.seen[i], atB.seen[i])
+		}
 	}
-	t.Logf("after re-pointing: %d events at A, %d at B, %d duplicates", countAt(t, a.logPath), countAt(t, b.logPath), got.dups)
-	fwd := edge.status(t)["forward"].(map[string]any)
-	if fwd["target"] != b.linkAddr() {
-		t.Fatalf("target after FORWARD: %v", fwd["target"])
-	}
-	reply, _ = ox.ControlRequest(ctx, edge.control, map[string]any{"cmd": "FORWARD"})
-	if reply["target"] != b.linkAddr() {
-		t.Fatalf("FORWARD without targets: %v", reply)
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	reply, err = ox.ControlRequest(ctx, edge.control, map[string]any{"cmd": "FORWARD"})
+	if err != nil || reply["target"] != b.linkAddr() {
+		t.Fatalf("FORWARD without targets: %v %v", reply, err)
 	}
 }
 

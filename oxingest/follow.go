@@ -90,6 +90,9 @@ func follow(ctx context.Context, o options, em *emitter, warn *warner) error {
 		fw.tailers = append(fw.tailers, t)
 		fw.start(t)
 	}
+	if testHookFollowing != nil {
+		testHookFollowing()
+	}
 	em.afterClose = func(sent uint64) {
 		if err := fw.checkpoint(sent); err != nil {
 			warn.say(err.Error())
@@ -123,6 +126,10 @@ func follow(ctx context.Context, o options, em *emitter, warn *warner) error {
 		}
 	}
 }
+
+// testHookFollowing, when set (by tests), is called once every -F file has been
+// opened and positioned: lines written after it are read.
+var testHookFollowing func()
 
 // start opens a tailer's file when oxingest starts: at the place the state file
 // remembers, else at its end as tail -F does. Files the state file knows that were

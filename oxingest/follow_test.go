@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,15 +18,19 @@ import (
 
 // runningIngest is oxingest -F running in the background; stop ends it as SIGTERM would.
 type runningIngest struct {
-	cancel context.CancelFunc
-	done   chan error
-	errOut *testenv.SyncBuffer
+	cancel    context.CancelFunc
+	done      chan error
+	errOut    *testenv.SyncBuffer
+	following chan struct{} // closed once every -F file is opened and positioned
 }
 
 func startIngest(t *testing.T, o *oxdtest.Oxd, args ...string) *runningIngest {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	ri := &runningIngest{cancel: cancel, done: make(chan error, 1), errOut: &testenv.SyncBuffer{}}
+	ri := &runningIngest{cancel: cancel, done: make(chan error, 1), errOut: &testenv.SyncBuffer{},
+		following: make(chan struct{})}
+	var once sync.Once
+	testHookFollowing = func() { once.Do(func() { close(ri.following) }) }
 	args = append([]string{"-H", o.Collect, "--poll", "20ms"}, args...)
 	go func() { ri.done <- run(ctx, args, strings.NewReader(""), io.Discard, ri.errOut) }()
 	t.Cleanup(func() { ri.stop(t) })
@@ -63,8 +68,19 @@ func appendLines(t *testing.T, path string, lines ...string) {
 	}
 }
 
-// settle gives the follower a few polls to open its files.
-func settle() { time.Sleep(150 * time.Millisecond) }
+// waitFollowing waits until oxingest has opened and positioned its -F files, so
+// that lines written from now on are new to it (a fixed pause was not enough on a
+// loaded machine: lines written before the open were taken as old).
+func (ri *runningIngest) waitFollowing(t *testing.T) {
+	t.Helper()
+	select {
+	case <-ri.following:
+	case err := <-ri.done:
+		t.Fatalf("oxingest ended before following its files: %v\n%s", err, ri.errOut)
+	case <-time.After(30 * time.Second):
+		t.Fatal("oxingest did not open its files in 30 s")
+	}
+}
 
 func TestFollowStartsAtTheEndAcrossARename(t *testing.T) {
 	o := startOxd(t)
@@ -72,7 +88,7 @@ func TestFollowStartsAtTheEndAcrossARename(t *testing.T) {
 	path := filepath.Join(dir, "app.log")
 	appendLines(t, path, "old 1", "old 2") // there before oxingest: not sent
 	ri := startIngest(t, o, "-F", path)
-	settle()
+	ri.waitFollowing(t)
 	appendLines(t, path, "a1", "a2")
 	waitStored(t, o, "app", 2)
 	if err := os.Rename(path, path+".1"); err != nil {
@@ -92,13 +108,15 @@ func TestFollowCopyTruncate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ct.log")
 	appendLines(t, path)
 	ri := startIngest(t, o, "-F", path)
-	settle()
+	ri.waitFollowing(t)
 	appendLines(t, path, "before 1", "before 2 is a longer line")
 	waitStored(t, o, "ct", 2)
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)
 	}
-	settle()
+	// Usually a poll sees the empty file before the next line; when the machine is
+	// too busy for that, the shorter size tells the truncation all the same.
+	time.Sleep(150 * time.Millisecond)
 	appendLines(t, path, "after 1")
 	got := waitStored(t, o, "ct", 3)
 	ri.stop(t)
@@ -112,7 +130,7 @@ func TestFollowTruncatedAndRefilledBeyondTheOldEnd(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tr.log")
 	appendLines(t, path)
 	ri := startIngest(t, o, "-F", path, "--poll", "300ms")
-	time.Sleep(400 * time.Millisecond)
+	ri.waitFollowing(t)
 	appendLines(t, path, "x1")
 	waitStored(t, o, "tr", 1)
 	if err := os.WriteFile(path, []byte("y1 is new\ny2 is new\n"), 0o644); err != nil {
@@ -127,7 +145,7 @@ func TestFollowWaitsForAFileThatDoesNotExistYet(t *testing.T) {
 	o := startOxd(t)
 	dir := t.TempDir()
 	ri := startIngest(t, o, "-F", "late:"+filepath.Join(dir, "late.log"))
-	settle()
+	ri.waitFollowing(t)
 	appendLines(t, filepath.Join(dir, "late.log"), "first", "second")
 	got := waitStored(t, o, "late", 2)
 	ri.stop(t)
@@ -141,7 +159,7 @@ func TestFollowSeveralFiles(t *testing.T) {
 	appendLines(t, mail)
 	appendLines(t, web)
 	ri := startIngest(t, o, "-F", mail, "-F", "nginx_access:"+web)
-	settle()
+	ri.waitFollowing(t)
 	appendLines(t, mail, "m1")
 	appendLines(t, web, "w1", "w2")
 	appendLines(t, mail, "m2")
@@ -158,14 +176,14 @@ func TestStateFileResumesWithoutLossOrRepeats(t *testing.T) {
 	path, state := filepath.Join(dir, "svc.log"), filepath.Join(dir, "state.json")
 	appendLines(t, path, "before oxingest ever ran")
 	ri := startIngest(t, o, "-F", path, "--state-file", state)
-	settle()
+	ri.waitFollowing(t)
 	appendLines(t, path, "1", "2", "3")
 	waitStored(t, o, "svc", 3)
 	ri.stop(t)
 
 	appendLines(t, path, "4", "5") // while oxingest is down
 	ri = startIngest(t, o, "-F", path, "--state-file", state)
-	settle()
+	ri.waitFollowing(t)
 	appendLines(t, path, "6")
 	waitStored(t, o, "svc", 6)
 	ri.stop(t)
@@ -179,7 +197,7 @@ func TestStateFileFindsAFileRotatedWhileStopped(t *testing.T) {
 	path, state := filepath.Join(dir, "rot.log"), filepath.Join(dir, "state.json")
 	appendLines(t, path)
 	ri := startIngest(t, o, "-F", path, "--state-file", state)
-	settle()
+	ri.waitFollowing(t)
 	appendLines(t, path, "1", "2")
 	waitStored(t, o, "rot", 2)
 	ri.stop(t)
@@ -227,7 +245,7 @@ func TestStateFileKeepsAFileWithItsIdentity(t *testing.T) {
 	path, state := filepath.Join(dir, "id.log"), filepath.Join(dir, "state.json")
 	appendLines(t, path, "head line")
 	ri := startIngest(t, o, "-F", path, "--state-file", state)
-	settle()
+	ri.waitFollowing(t)
 	appendLines(t, path, "x")
 	waitStored(t, o, "id", 1)
 	ri.stop(t)

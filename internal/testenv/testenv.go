@@ -71,8 +71,13 @@ func Python(t testing.TB) string {
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago. There is a
 // small race with other processes; callers that can bind :0 themselves should.
+// Where it can, it picks a port outside the kernel's ephemeral range (quietPort),
+// which no connection or :0 listener can take meanwhile.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	if p, ok := quietPort(); ok {
+		return p
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("free port: %v", err)
