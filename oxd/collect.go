@@ -256,6 +256,7 @@ func (c *collector) serve(ctx context.Context, nc net.Conn) {
 			send()
 			sa.idle()
 		}
+		clear(frames) // hold no reference to the last message's memory while waiting
 		m, err := zc.ReadMsg(frames, c.maxEvent, sa.alloc)
 		if err != nil {
 			if errors.Is(err, zmtp.ErrTooLarge) {
@@ -287,7 +288,9 @@ func (c *collector) serve(ctx context.Context, nc net.Conn) {
 			}
 			continue
 		}
-		ev.slab = sa.last // data is the message's last frame
+		if len(ev.data) <= slabMaxFrame {
+			ev.slab = sa.last // data is the message's last frame, from sa
+		} // else memory of its own (see zmtp.GrowAbove)
 		evs = append(evs, ev)
 		batchBytes += len(ev.meta) + len(ev.data)
 	}
