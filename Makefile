@@ -3,7 +3,7 @@
 # OX_TOOLS_BIN, which `make deps` fills (MinIO, VictoriaLogs; Python zmq under CI).
 GO ?= go
 export OX_TOOLS_BIN ?= $(HOME)/.cache/ox-test/bin
-FUZZTIME ?= 5s
+FUZZTIME ?= 2000x
 
 .PHONY: all test fmt vet unit fuzz deps bench build vendor-check
 
