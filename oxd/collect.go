@@ -51,12 +51,14 @@ const (
 	dropTooLarge                  // message over --max-event-bytes
 	dropProtocol                  // ZMTP violation: the connection was closed
 	dropHandshake                 // a connection that never completed the handshake
+	dropPanic                     // serving the connection panicked: it was closed
 	nReasons
 )
 
 var reasonNames = [nReasons]string{
 	"frames", "meta_size", "meta_version", "meta_name", "type_name", "not_msgpack",
 	"truncated", "trailing_bytes", "not_map", "too_large", "protocol", "handshake",
+	"panic",
 }
 
 // checkMessage validates the frames of one message as PROTOCOL.md §2 describes. The
@@ -121,7 +123,10 @@ type collector struct {
 	// starts: until idle for drainIdle, at most drainMax.
 	drainIdle, drainMax time.Duration
 
-	maxConns int // connections at once, handshakes included; more are refused
+	maxConns int        // connections at once, handshakes included
+	track    *connTrack // the open connections; at maxConns the longest-idle goes
+	onPanic  panicHandler
+	idle     time.Duration // a connection that completes no message for this long is closed
 
 	slabs  *slabPool    // frame memory, shared by the connections
 	evFree chan []event // handled batches' event slices, for reuse
@@ -152,6 +157,8 @@ func newCollector(addr string, out chan<- batch, maxEvent, maxConns int, log *sl
 		out:       out,
 		maxEvent:  maxEvent,
 		maxConns:  maxConns,
+		track:     newConnTrack(maxConns),
+		idle:      collectIdle,
 		log:       log,
 		badLog:    newRateLog(log, 10*time.Second),
 		drainIdle: 250 * time.Millisecond,
@@ -180,20 +187,27 @@ func (c *collector) Run(ctx context.Context) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		if c.accepted.Load() >= int64(c.maxConns) {
+		e, evicted := c.track.admit(nc)
+		if e == nil {
 			c.refused.Add(1)
-			c.badLog.Warn("maxconns", "collect: too many connections; refused one", "from", nc.RemoteAddr(), "max", c.maxConns)
 			nc.Close()
 			continue
+		}
+		if evicted != nil {
+			c.badLog.Warn("maxconns", "collect: at the connection limit; closed the longest-idle connection for a new one",
+				"closed", evicted.RemoteAddr(), "from", nc.RemoteAddr(), "max", c.maxConns)
 		}
 		c.accepted.Add(1)
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
 			defer c.accepted.Add(-1)
-			c.serve(ctx, nc)
+			defer c.track.remove(nc)
+			defer catchPanic(c.onPanic, "collect", nc.RemoteAddr())
+			c.serve(ctx, nc, e)
 		}()
 	}
+	c.track.closeAll()
 	c.wg.Wait()
 }
 
@@ -206,7 +220,7 @@ func (c *collector) drop(r reason, err error, from net.Addr) {
 	c.badLog.Warn("drop:"+reasonNames[r], "dropped a bad message", args...)
 }
 
-func (c *collector) serve(ctx context.Context, nc net.Conn) {
+func (c *collector) serve(ctx context.Context, nc net.Conn, e *connEntry) {
 	defer nc.Close()
 	if ctx.Err() != nil {
 		return
@@ -219,7 +233,7 @@ func (c *collector) serve(ctx context.Context, nc net.Conn) {
 		_ = nc.SetReadDeadline(time.Now().Add(c.drainIdle))
 	})
 	defer stop()
-	zc, err := zmtp.Handshake(nc, "PULL", 10*time.Second)
+	zc, err := zmtp.Handshake(nc, "PULL", handshakeTime)
 	if err != nil {
 		if ctx.Err() == nil {
 			c.drop(dropHandshake, err, nc.RemoteAddr())
@@ -255,6 +269,16 @@ func (c *collector) serve(ctx context.Context, nc net.Conn) {
 			// while idle.
 			send()
 			sa.idle()
+			// A message is complete: the connection is active. The next one must
+			// complete within c.idle (trickling counts as idle), unless shutdown
+			// has set the shorter drain deadline.
+			e.touch()
+			if drainStart.Load() == 0 {
+				_ = nc.SetReadDeadline(time.Now().Add(c.idle))
+				if drainStart.Load() != 0 {
+					_ = nc.SetReadDeadline(time.Now().Add(c.drainIdle))
+				}
+			}
 		}
 		clear(frames) // hold no reference to the last message's memory while waiting
 		m, err := zc.ReadMsg(frames, c.maxEvent, sa.alloc)

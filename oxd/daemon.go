@@ -27,6 +27,8 @@ type daemon struct {
 	files   *fileWriter
 	stats   *stats
 
+	panicLog *rateLog // panics caught while serving a connection (guard.go)
+
 	// the acknowledged link (--link), when on
 	linkRecv *fwdlink.Receiver
 	linkLn   net.Listener
@@ -80,12 +82,15 @@ func (d *daemon) start() (err error) {
 	}
 	closers = append(closers, func() { cl.Close() })
 	d.control = newControlServer(cl, d.log)
+	d.panicLog = newRateLog(d.log, 10*time.Second)
+	d.collect.onPanic, d.control.onPanic = d.notePanic, d.notePanic
 	host, _, _ := net.SplitHostPort(d.opts.control)
 	sl, err := listenStream(host, d.opts.streamPort)
 	if err != nil {
 		return fmt.Errorf("oxd: stream on %s: %w", host, err)
 	}
 	d.stream = newPublisher(sl, d.log)
+	d.stream.onPanic = d.notePanic
 	switch {
 	case d.opts.spoolPath != "":
 		sf, err := newSpoolForwarder(d.opts, d.log)
@@ -129,6 +134,7 @@ func (d *daemon) status() map[string]any {
 	s["dropped"] = d.collect.Dropped()
 	s["connections"] = d.collect.conns.Load()
 	s["connections_refused"] = d.collect.refused.Load()
+	s["connections_evicted"] = d.collect.track.evicted.Load()
 	s["stream"] = d.stream.Stats()
 	if d.fwd != nil {
 		s["forward"] = d.fwd.Stats()
