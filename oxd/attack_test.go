@@ -2,16 +2,19 @@ package main
 
 import (
 	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/binary"
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/fwdlink"
 	"github.com/blueox/ox/internal/oxdtest"
 	"github.com/blueox/ox/oxd/internal/zmtp"
 )
@@ -186,6 +189,138 @@ func TestAttackAnnouncedSizesCostNothingUntilSent(t *testing.T) {
 		if _, err := nc.Write(msg); err != nil {
 			t.Fatal(err)
 		}
+	}
+	a.checkServing(t, 10)
+}
+
+func TestPanicServingAConnectionClosesOnlyThatConnection(t *testing.T) {
+	x := startOxd(t, func(o *options, d *daemon) {})
+	x.d.control.Handle("BOOM", func(map[string]any) (map[string]any, func()) { panic("boom") })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := ox.ControlRequest(ctx, x.control, map[string]any{"cmd": "BOOM"}); err == nil {
+		t.Fatal("a request whose handler panicked got a reply")
+	}
+	meta, data := testEvent(t, "good", 1)
+	send(t, pusher(t, x.collect), meta, data)
+	st := x.waitReceived(t, 1)
+	if n := asInt(st["dropped"].(map[string]any)["panic"]); n != 1 {
+		t.Errorf("dropped.panic = %d, want 1", n)
+	}
+	if out := x.out.String(); !strings.Contains(out, "panic=boom") || !strings.Contains(out, "goroutine") {
+		t.Errorf("no log line with the panic and its stack:\\n%s", out)
+	}
+}
+
+// TestAttackIdleConnectionsDoNotLockClientsOut holds every port's connection
+// limit with idle connections, some after the handshake and some in the middle of
+// a message, and checks new clients are still served while they are held.
+func TestAttackIdleConnectionsDoNotLockClientsOut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1200 connections")
+	}
+	a := startAttacked(t)
+	for range maxControlConns {
+		rawPeer(t, a.Control, "REQ")
+	}
+	for i := range 1024 {
+		nc := rawPeer(t, a.Collect, "PUSH")
+		if i%2 == 0 {
+			nc.Write([]byte{0x01, 0x89}) // a meta frame that never comes
+		}
+	}
+	for range 64 {
+		rawPeer(t, a.stream, "SUB")
+	}
+	a.request(t, map[string]any{"cmd": "STATUS"}) // a new admin client
+	a.checkServing(t, 10)                         // a new sender
+	st := a.request(t, map[string]any{"cmd": "STATUS"})
+	if n := asInt(st["connections_evicted"]); n < 1 {
+		t.Errorf("connections_evicted = %d after a new sender at the limit", n)
+	}
+	sub := rawPeer(t, a.stream, "SUB")
+	sub.Write([]byte{0x00, 0x01, 0x01}) // subscribe to everything
+	for try := 0; ; try++ {
+		a.checkServing(t, 1) // until the subscription has arrived, events go nowhere
+		sub.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		var b [64]byte
+		if _, err := sub.Read(b[:]); err == nil {
+			break
+		} else if try == 20 {
+			t.Fatalf("a new subscriber at the limit got nothing: %v", err)
+		}
+	}
+}
+
+// linkPeer is a hand-made link client: a ZMTP DEALER that writes frames as it likes.
+func linkPeer(t *testing.T, addr string) *zmtp.Conn {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	zc, err := zmtp.Handshake(nc, "DEALER", 5*time.Second)
+	if err != nil {
+		t.Fatalf("handshake with the link: %v", err)
+	}
+	return zc
+}
+
+// TestAttackDeflateBombsOnTheLinkPort sends batches of a few KiB that inflate to
+// the 64 MiB payload limit, with and without a HELLO, from 8 connections at once,
+// 3 rounds; and floods of empty frames. oxd stays within its bound and serves a real
+// forwarder's events afterwards.
+func TestAttackDeflateBombsOnTheLinkPort(t *testing.T) {
+	linkAddr := freeAddr(t)
+	a := startAttacked(t, "--link", linkAddr)
+	var buf bytes.Buffer
+	zw, _ := flate.NewWriter(&buf, flate.BestCompression)
+	zw.Write(make([]byte, fwdlink.MaxPayload))
+	zw.Close()
+	bomb := fwdlink.AppendFrame(nil, fwdlink.Frame{Type: fwdlink.TypeBatch, Flags: fwdlink.FlagDeflate, ID: "bomb", Seq: 1, Count: 1, Payload: buf.Bytes()})
+	hello := fwdlink.AppendFrame(nil, fwdlink.Frame{Type: fwdlink.TypeHello, ID: "bomb"})
+	t.Logf("bomb: %d bytes on the wire, %d inflated", len(bomb), fwdlink.MaxPayload)
+	for round := range 3 {
+		var wg sync.WaitGroup
+		for i := range 8 {
+			zc := linkPeer(t, linkAddr)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if i%2 == 0 {
+					zc.WriteMsg(hello)
+				}
+				zc.WriteMsg(bomb)
+				zc.Flush()
+				zc.SetReadDeadline(time.Now().Add(20 * time.Second))
+				for {
+					if _, err := zc.ReadMsg(nil, 1<<16, nil); err != nil {
+						return // the receiver answers with an error and closes
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		t.Logf("round %d", round)
+	}
+	flood := bytes.Repeat([]byte{0x01, 0x00}, 1<<20)
+	for range 4 {
+		zc := linkPeer(t, linkAddr)
+		_ = zc
+	}
+	nc, err := net.Dial("tcp", linkAddr)
+	if err == nil {
+		zmtp.Handshake(nc, "DEALER", 5*time.Second)
+		nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		nc.Write(flood)
+		nc.Close()
+	}
+	st := a.request(t, map[string]any{"cmd": "STATUS"})
+	link, _ := st["link"].(map[string]any)
+	t.Logf("link status after the bombs: %v", link)
+	if asInt(link["events"]) != 0 {
+		t.Errorf("events delivered from bombs: %v", link)
 	}
 	a.checkServing(t, 10)
 }
