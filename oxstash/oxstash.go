@@ -18,6 +18,7 @@ import (
 
 	"github.com/blueox/ox"
 	"github.com/blueox/ox/esbulk"
+	"github.com/blueox/ox/internal/cli"
 )
 
 const usage = `usage: oxstash [options] [FILE...]
@@ -461,7 +462,7 @@ func (s *shipper) file(ctx context.Context, name string, r io.Reader) error {
 		fmt.Fprintf(s.stderr, "oxstash: %s: %v\n", name, err)
 		return nil
 	}
-	rd := ox.NewReader(lr)
+	rd := ox.NewReader(cli.ContextReader(ctx, lr)) // SIGTERM stops even a huge event
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -471,6 +472,9 @@ func (s *shipper) file(ctx context.Context, name string, r io.Reader) error {
 			return nil
 		}
 		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			s.bad.Add(1)
 			fmt.Fprintf(s.stderr, "oxstash: %s: %v\n", name, err)
 			return nil

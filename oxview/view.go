@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/cli"
 	"github.com/blueox/ox/internal/evjson"
 )
 
@@ -111,7 +112,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if live {
 		err = viewLive(ctx, o, p, stderr)
 	} else {
-		err = viewStream(p, stdin, out)
+		err = viewStream(p, stdin, out, ctx)
 	}
 	if werr := p.finish(); werr != nil && err == nil {
 		err = werr
@@ -144,14 +145,15 @@ func (e writeError) Error() string { return "write output: " + e.err.Error() }
 func (e writeError) Unwrap() error { return e.err }
 
 // viewStream prints the events of a log stream read from in.
-func viewStream(p *printer, in io.Reader, out *bufio.Writer) error {
+// It stops at the next read once ctx ends (SIGTERM), however large the input.
+func viewStream(p *printer, in io.Reader, out *bufio.Writer, ctx context.Context) error {
 	// Flush what is printed before waiting for more input, so a slow pipe
 	// (tail -f file | oxview) shows each event as it comes.
 	lr, err := ox.NewLogReader(flushingReader{r: in, w: out})
 	if err != nil {
 		return fmt.Errorf("stdin: %w", err)
 	}
-	r := ox.NewReader(lr)
+	r := ox.NewReader(cli.ContextReader(ctx, lr))
 	n := 0
 	for {
 		raw, err := r.Next()
