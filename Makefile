@@ -5,7 +5,7 @@ GO ?= go
 export OX_TOOLS_BIN ?= $(HOME)/.cache/ox-test/bin
 FUZZTIME ?= 2000x
 
-.PHONY: all test fmt vet unit fuzz deps bench build vendor-check
+.PHONY: all test fmt vet unit fuzz deps bench build vendor-check adversarial
 
 all: build
 
@@ -28,6 +28,12 @@ unit:
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) bash .ci/fuzz
+
+# A longer run of the adversarial test (a short one is part of `make test`):
+# mutated traffic on every port of a live oxd, ADVERSARIAL_TIME long.
+ADVERSARIAL_TIME ?= 2m
+adversarial:
+	OX_ADVERSARIAL_TIME=$(ADVERSARIAL_TIME) $(GO) test -count=1 -v -timeout 60m -run '^TestAdversarialTraffic$$' ./oxd/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./...
