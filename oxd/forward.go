@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +38,7 @@ type pushForwarder struct {
 func newPushForwarder(addr string, maxBytes int64, log *slog.Logger) *pushForwarder {
 	f := &pushForwarder{maxBytes: maxBytes}
 	errLog := newRateLog(log, 10*time.Second)
+	hintLog := newRateLog(log, 10*time.Minute)
 	f.s = ox.NewSender(addr, &ox.SenderOptions{
 		// The byte bound is the one that matters; the count only sizes the ring.
 		QueueSize:  int(max(1024, maxBytes/int64(ox.MetaSize+1))),
@@ -45,6 +47,9 @@ func newPushForwarder(addr string, maxBytes int64, log *slog.Logger) *pushForwar
 			s := err.Error()
 			f.lastErr.Store(&s)
 			errLog.Warn("forward", "forward", "to", addr, "err", err)
+			if hint := pushWrongPortHint(err); hint != "" {
+				hintLog.Warn("forward-wrong-port", "forward: the target is the wrong kind of port", "to", addr, "err", err, "hint", hint)
+			}
 		},
 	})
 	return f
@@ -73,3 +78,16 @@ func (f *pushForwarder) Stats() map[string]any {
 }
 
 func (f *pushForwarder) Close(ctx context.Context) error { return f.s.Close(ctx) }
+
+// pushWrongPortHint returns advice when a plain PUSH forwarder's error shows its
+// target is not a collection port (e.g. an oxd --link port, a ROUTER).
+func pushWrongPortHint(err error) string {
+	s := err.Error()
+	switch {
+	case strings.Contains(s, `peer="ROUTER"`):
+		return "the target is a link port (--link, default 3515), which takes only spooled forwarding: add --spool-path to forward there, or point --forward at the collector's collection port (default 3514)"
+	case strings.Contains(s, `peer="REP"`), strings.Contains(s, `peer="PUB"`), strings.Contains(s, `peer="PUSH"`):
+		return "the target is not a collection port: point --forward at the collector's collection port (default 3514)"
+	}
+	return ""
+}
