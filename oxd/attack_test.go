@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -322,5 +323,45 @@ func TestAttackDeflateBombsOnTheLinkPort(t *testing.T) {
 	if asInt(link["events"]) != 0 {
 		t.Errorf("events delivered from bombs: %v", link)
 	}
+	a.checkServing(t, 10)
+}
+
+// TestAttackHalfSentMaximalMessages: 1000 connections each send half of a
+// maximum-size (16 MiB) message and hold it. What oxd holds for them is bounded by
+// the collection port's shared budget for incomplete messages, not by the number
+// of connections.
+func TestAttackHalfSentMaximalMessages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1000 connections, up to 8 GiB offered")
+	}
+	a := startAttacked(t)
+	meta, _ := testEvent(t, "good", 0)
+	var head []byte
+	head = append(head, 0x01, byte(len(meta)))
+	head = append(head, meta...)
+	head = append(head, 0x02)
+	head = binary.BigEndian.AppendUint64(head, 16<<20-uint64(len(meta)))
+	half := make([]byte, 8<<20)
+	half[0], half[1], half[2] = 0xde, 0xff, 0xff
+	var wg sync.WaitGroup
+	var wrote atomic.Int64
+	for range 1000 {
+		nc := rawPeer(t, a.Collect, "PUSH")
+		nc.(*net.TCPConn).SetWriteBuffer(64 << 10) // keep the kernel's share small
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nc.SetWriteDeadline(time.Now().Add(20 * time.Second))
+			if _, err := nc.Write(head); err != nil {
+				return
+			}
+			n, _ := nc.Write(half)
+			wrote.Add(int64(n))
+		}()
+	}
+	wg.Wait() // every write done, refused (busy) or timed out; connections held
+	peak := a.checkRSS(t)
+	t.Logf("1000 connections offered half a 16 MiB message each: %d MiB taken by oxd's sockets, peak RSS %.1f MiB, dropped busy %d",
+		wrote.Load()>>20, float64(peak)/(1<<20), a.dropped(t, "busy"))
 	a.checkServing(t, 10)
 }

@@ -52,13 +52,14 @@ const (
 	dropProtocol                  // ZMTP violation: the connection was closed
 	dropHandshake                 // a connection that never completed the handshake
 	dropPanic                     // serving the connection panicked: it was closed
+	dropBusy                      // a large message found no room in the shared bound on incomplete messages; the connection was closed
 	nReasons
 )
 
 var reasonNames = [nReasons]string{
 	"frames", "meta_size", "meta_version", "meta_name", "type_name", "not_msgpack",
 	"truncated", "trailing_bytes", "not_map", "too_large", "protocol", "handshake",
-	"panic",
+	"panic", "busy",
 }
 
 // checkMessage validates the frames of one message as PROTOCOL.md §2 describes. The
@@ -127,6 +128,7 @@ type collector struct {
 	track    *connTrack // the open connections; at maxConns the longest-idle goes
 	onPanic  panicHandler
 	idle     time.Duration // a connection that completes no message for this long is closed
+	budget   *zmtp.Budget  // memory of incomplete messages, over every connection
 
 	slabs  *slabPool    // frame memory, shared by the connections
 	evFree chan []event // handled batches' event slices, for reuse
@@ -159,6 +161,7 @@ func newCollector(addr string, out chan<- batch, maxEvent, maxConns int, log *sl
 		maxConns:  maxConns,
 		track:     newConnTrack(maxConns),
 		idle:      collectIdle,
+		budget:    zmtp.NewBudget(incompleteBudget(maxEvent), 5*time.Second),
 		log:       log,
 		badLog:    newRateLog(log, 10*time.Second),
 		drainIdle: 250 * time.Millisecond,
@@ -243,6 +246,7 @@ func (c *collector) serve(ctx context.Context, nc net.Conn, e *connEntry) {
 	if drainStart.Load() != 0 { // the handshake's own deadline replaced the drain's
 		_ = nc.SetReadDeadline(time.Now().Add(c.drainIdle))
 	}
+	zc.SetBudget(c.budget)
 	c.conns.Add(1)
 	defer c.conns.Add(-1)
 	c.log.Debug("collect: connection", "from", nc.RemoteAddr())
@@ -290,7 +294,9 @@ func (c *collector) serve(ctx context.Context, nc net.Conn, e *connEntry) {
 				}
 				continue
 			}
-			if errors.Is(err, zmtp.ErrProtocol) || errors.Is(err, io.ErrUnexpectedEOF) {
+			if errors.Is(err, zmtp.ErrBusy) {
+				c.drop(dropBusy, err, nc.RemoteAddr())
+			} else if errors.Is(err, zmtp.ErrProtocol) || errors.Is(err, io.ErrUnexpectedEOF) {
 				c.drop(dropProtocol, err, nc.RemoteAddr())
 			} else if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, net.ErrClosed) {
 				c.log.Debug("collect: connection ended", "from", nc.RemoteAddr(), "err", err)
@@ -337,4 +343,12 @@ func (c *collector) Dropped() map[string]any {
 		m[reasonNames[i]] = c.dropped[i].Load()
 	}
 	return m
+}
+
+// incompleteBudget is the memory the collection port's incomplete messages may
+// hold past zmtp.FreePerConn each: three maximal messages, at least 48 MiB. A
+// thousand connections each holding half a maximal message then cost oxd this
+// much, not a thousand half messages.
+func incompleteBudget(maxEvent int) int64 {
+	return max(48<<20, 3*int64(maxEvent))
 }

@@ -57,6 +57,10 @@ type Conn struct {
 	hdr      []byte      // WriteTopicMsgs: frame headers, topics and small frames
 	iov      net.Buffers // WriteTopicMsgs: what one gathered write sends
 	PeerType string      // the peer's Socket-Type, e.g. "PUSH"
+
+	budget   *Budget // shared bound on incomplete messages' memory, or nil
+	msgBytes int64   // memory taken for the message being read
+	held     int64   // of which reserved from budget
 }
 
 // compatible lists the peer socket types each of our types accepts.
@@ -267,6 +271,7 @@ func (c *Conn) ReadMsg(frames [][]byte, limit int, alloc Alloc) (Msg, error) {
 	if alloc == nil {
 		alloc = func(n int) []byte { return make([]byte, n) }
 	}
+	defer c.release()
 	frames = frames[:0]
 	left := uint64(max(limit, 0)) // bytes the message may still have
 	tooLarge := false
@@ -332,6 +337,9 @@ func (c *Conn) ReadMsg(frames [][]byte, limit int, alloc Alloc) (Msg, error) {
 			left -= size
 			var buf []byte
 			if size <= GrowAbove {
+				if err := c.reserve(int(size)); err != nil {
+					return Msg{}, err
+				}
 				buf = alloc(int(size))
 				_, err = io.ReadFull(c.r, buf)
 			} else {
@@ -356,9 +364,15 @@ func (c *Conn) ReadMsg(frames [][]byte, limit int, alloc Alloc) (Msg, error) {
 // and doubles as the bytes arrive: memory follows what the peer sent, not what it
 // announced.
 func (c *Conn) readGrowing(n int) ([]byte, error) {
+	if err := c.reserve(GrowAbove); err != nil {
+		return nil, err
+	}
 	buf := make([]byte, 0, GrowAbove)
 	for len(buf) < n {
 		if len(buf) == cap(buf) {
+			if err := c.reserve(min(n, 2*cap(buf)) - cap(buf)); err != nil {
+				return nil, err
+			}
 			nb := make([]byte, len(buf), min(n, 2*cap(buf)))
 			copy(nb, buf)
 			buf = nb
