@@ -27,6 +27,9 @@ var errFrameTooLarge = errors.New("fwdlink: ZMTP message too large")
 // cost zmq4 a slice header per two bytes received.
 const maxFrames = 16
 
+// maxCommand bounds a ZMTP command frame (READY, PING, ERROR): they are small.
+const maxCommand = 16 << 10
+
 // guardConn stands between zmq4 and the connection. zmq4 trusts the 64-bit length
 // of a frame header and allocates that many bytes before reading any of them, and
 // it keeps every frame of a message however many there are. guardConn therefore
@@ -44,6 +47,12 @@ type guardConn struct {
 	frames int    // frames of the message being received
 	total  uint64 // its bytes so far
 	err    error
+
+	// budget, when set, is shared by connections: buffer memory past
+	// guardChunk is reserved from it, and given back once zmq4 has taken the
+	// frames and asked for more (it has then handled the message).
+	budget *budget
+	held   int64
 }
 
 // guardChunk is how much guardConn reads at once, and the least it grows by.
@@ -65,6 +74,8 @@ func (g *guardConn) Read(p []byte) (int, error) {
 			if cap(g.buf) > 4*guardChunk {
 				g.buf = nil
 			}
+			g.budget.give(g.held)
+			g.held = 0
 		}
 		need, err := g.scan()
 		if err != nil {
@@ -79,6 +90,13 @@ func (g *guardConn) Read(p []byte) (int, error) {
 		want := max(need, guardChunk)
 		if free := cap(g.buf) - len(g.buf); free < guardChunk && free < want {
 			grow := min(max(cap(g.buf), guardChunk), want)
+			if over := int64(len(g.buf)-g.off+grow) - guardChunk - g.held; over > 0 && g.budget != nil {
+				if !g.budget.take(over, budgetWait) {
+					g.err = fmt.Errorf("%w: no memory for a large frame in time", errBusy)
+					return 0, g.err
+				}
+				g.held += over
+			}
 			nb := make([]byte, len(g.buf)-g.off, len(g.buf)-g.off+grow)
 			copy(nb, g.buf[g.off:])
 			g.ready -= g.off
@@ -128,7 +146,7 @@ func (g *guardConn) scan() (need int, err error) {
 			if size > g.max || size > g.max-g.total {
 				return 0, fmt.Errorf("%w: %d bytes announced, limit %d", errFrameTooLarge, size, g.max)
 			}
-		} else if size > g.max {
+		} else if size > maxCommand {
 			return 0, fmt.Errorf("%w: command of %d bytes", errFrameTooLarge, size)
 		}
 		if uint64(len(b)-hlen) < size {
@@ -147,6 +165,7 @@ func (g *guardConn) scan() (need int, err error) {
 
 // link is one open connection, on either side.
 type link struct {
+	g    *guardConn
 	raw  net.Conn
 	zc   *zmq4.Conn
 	wbuf []byte
@@ -155,17 +174,22 @@ type link struct {
 // maxMessage bounds one ZMTP message on the link: a maximal payload plus its header.
 const maxMessage = MaxPayload + 1024
 
-// openLink performs the ZMTP handshake on c within timeout.
-func openLink(c net.Conn, typ zmq4.SocketType, server bool, timeout time.Duration) (*link, error) {
+// openLink performs the ZMTP handshake on c within timeout. Frames being received
+// reserve their memory from b (nil: no shared bound).
+func openLink(c net.Conn, typ zmq4.SocketType, server bool, timeout time.Duration, b ...*budget) (*link, error) {
 	g := newGuardConn(c, maxMessage)
+	if len(b) > 0 {
+		g.budget = b[0]
+	}
 	c.SetDeadline(time.Now().Add(timeout))
 	zc, err := zmq4.Open(g, null.Security(), typ, nil, server, nil)
 	if err != nil {
 		c.Close()
+		g.budget.give(g.held)
 		return nil, err
 	}
 	c.SetDeadline(time.Time{})
-	return &link{raw: c, zc: zc}, nil
+	return &link{raw: c, zc: zc, g: g}, nil
 }
 
 // send writes one frame with a write deadline.
@@ -197,3 +221,10 @@ func (l *link) recv(idle time.Duration) (Frame, error) {
 }
 
 func (l *link) close() error { return l.raw.Close() }
+
+// release gives back what the connection's guard holds of its budget; call it from
+// the goroutine that reads, once it reads no more.
+func (l *link) release() {
+	l.g.budget.give(l.g.held)
+	l.g.held = 0
+}

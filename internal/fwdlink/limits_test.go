@@ -8,6 +8,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/go-zeromq/zmq4"
 )
 
 func TestInflateBombsShareOneBudget(t *testing.T) {
@@ -111,4 +113,36 @@ func FuzzGuardConn(f *testing.F) {
 			t.Fatalf("buffer of %d bytes for %d received", cap(g.buf), len(in))
 		}
 	})
+}
+
+// Connections that die in the middle of large frames give their share of the
+// receiver's budget back, and real forwarders are served afterwards.
+func TestHalfSentLargeFramesGiveTheirMemoryBack(t *testing.T) {
+	snk := newSink()
+	rc := startReceiver(t, "", "", snk.deliver)
+	chunk := make([]byte, 4<<20)
+	for range 8 {
+		a, err := net.Dial("tcp", rc.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl, err := openLink(a, zmq4.Dealer, false, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hdr := append([]byte{0x02}, binary.BigEndian.AppendUint64(nil, 32<<20)...)
+		a.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		cl.raw.Write(hdr)
+		cl.raw.Write(chunk)
+		a.Close()
+	}
+	waitFor(t, "the budget given back", func() bool {
+		rc.r.recvd.mu.Lock()
+		defer rc.r.recvd.mu.Unlock()
+		return rc.r.recvd.used == 0 && rc.r.Stats().Connections == 0
+	})
+	sp := openSpool(t, t.TempDir())
+	startForwarder(t, sp, ForwarderOptions{Targets: []string{rc.addr}})
+	spoolEvents(t, sp, 0, 100)
+	waitFor(t, "events after the half-sent frames", func() bool { return snk.count() == 100 })
 }

@@ -76,6 +76,7 @@ type Receiver struct {
 	locks map[string]*sync.Mutex
 	conns map[net.Conn]*atomic.Int64 // open connections -> unix ns of their last frame
 	infl  *budget                    // decompressed batch bytes held, all connections
+	recvd *budget                    // frames being received, all connections
 
 	saveMu   sync.Mutex // guards the state file's slots
 	stateF   *os.File
@@ -113,6 +114,7 @@ func NewReceiver(opts ReceiverOptions) (*Receiver, error) {
 		locks: map[string]*sync.Mutex{},
 		conns: map[net.Conn]*atomic.Int64{},
 		infl:  newBudget(inflateBudget),
+		recvd: newBudget(inflateBudget),
 		slots: map[string]int64{},
 	}
 	if opts.StatePath != "" {
@@ -298,11 +300,12 @@ func (r *Receiver) serveConnSafe(ctx context.Context, c net.Conn, last *atomic.I
 }
 
 func (r *Receiver) serveConn(ctx context.Context, c net.Conn, last *atomic.Int64) {
-	l, err := openLink(c, zmq4.Router, true, 10*time.Second)
+	l, err := openLink(c, zmq4.Router, true, 10*time.Second, r.recvd)
 	if err != nil {
 		r.log.Debug("fwdlink: handshake failed", "peer", c.RemoteAddr(), "err", err)
 		return
 	}
+	defer l.release()
 	r.conn.Add(1)
 	defer r.conn.Add(-1)
 	peer := c.RemoteAddr().String()
@@ -312,7 +315,10 @@ func (r *Receiver) serveConn(ctx context.Context, c net.Conn, last *atomic.Int64
 		last.Store(time.Now().UnixNano())
 		f, err := l.recv(r.opts.IdleTimeout)
 		if err != nil {
-			if errors.Is(err, ErrFrame) || errors.Is(err, ErrVersion) || errors.Is(err, errFrameTooLarge) {
+			if errors.Is(err, errBusy) {
+				r.busy.Add(1)
+				r.log.Warn("fwdlink: no memory for a large frame in time, closing the connection", "peer", peer, "err", err)
+			} else if errors.Is(err, ErrFrame) || errors.Is(err, ErrVersion) || errors.Is(err, errFrameTooLarge) {
 				r.bad.Add(1)
 				r.log.Warn("fwdlink: bad frame, closing the connection", "peer", peer, "err", err)
 				l.send(Frame{Type: TypeError, Payload: []byte(err.Error())}, time.Second)
