@@ -76,51 +76,30 @@ func (b *budget) give(n int64) {
 	b.mu.Unlock()
 }
 
-// inflate decompresses p, at most limit bytes, into a buffer that grows with the
-// bytes actually produced; each growth is reserved from b first (nil: no budget).
-// It returns the bytes and how much of b they hold; the caller gives that back.
+// inflate decompresses p, at most limit bytes, in two passes: the first counts the
+// inflated size without keeping it (a bomb past the limit costs no memory), the
+// second inflates into a buffer of exactly that size, reserved from b first (nil:
+// no budget). It returns the bytes and how much of b they hold; the caller gives
+// that back.
 func inflate(p []byte, limit int64, b *budget) ([]byte, int64, error) {
 	zr := flateReaders.Get().(io.ReadCloser)
 	defer flateReaders.Put(zr)
 	zr.(flate.Resetter).Reset(bytes.NewReader(p), nil)
-	var out []byte
-	held := int64(0)
-	fail := func(err error) ([]byte, int64, error) {
-		b.give(held)
-		return nil, 0, err
+	n, err := io.Copy(io.Discard, io.LimitReader(zr, limit+1))
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: deflate: %v", ErrFrame, err)
 	}
-	grow := func(n int64) error {
-		if !b.take(n, budgetWait) {
-			return fmt.Errorf("%w: receiver busy decompressing other batches", errBusy)
-		}
-		held += n
-		nb := make([]byte, len(out), int64(cap(out))+n)
-		copy(nb, out)
-		out = nb
-		return nil
+	if n > limit {
+		return nil, 0, fmt.Errorf("%w: payload over %d bytes", ErrFrame, limit)
 	}
-	if err := grow(min(int64(4*len(p))+4096, limit+1)); err != nil {
-		return fail(err)
+	if !b.take(n, budgetWait) {
+		return nil, 0, fmt.Errorf("%w: receiver busy decompressing other batches", errBusy)
 	}
-	for {
-		if len(out) == cap(out) {
-			if int64(len(out)) > limit {
-				return fail(fmt.Errorf("%w: payload over %d bytes", ErrFrame, limit))
-			}
-			if err := grow(min(int64(cap(out)), limit+1-int64(cap(out)))); err != nil {
-				return fail(err)
-			}
-		}
-		n, rerr := zr.Read(out[len(out):cap(out)])
-		out = out[:len(out)+n]
-		if int64(len(out)) > limit {
-			return fail(fmt.Errorf("%w: payload over %d bytes", ErrFrame, limit))
-		}
-		if rerr == io.EOF {
-			return out, held, nil
-		}
-		if rerr != nil {
-			return fail(fmt.Errorf("%w: deflate: %v", ErrFrame, rerr))
-		}
+	out := make([]byte, n)
+	zr.(flate.Resetter).Reset(bytes.NewReader(p), nil)
+	if _, err := io.ReadFull(zr, out); err != nil {
+		b.give(n)
+		return nil, 0, fmt.Errorf("%w: deflate: %v", ErrFrame, err)
 	}
+	return out, n, nil
 }
