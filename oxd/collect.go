@@ -252,12 +252,14 @@ func (c *collector) serve(ctx context.Context, nc net.Conn, e *connEntry) {
 	c.log.Debug("collect: connection", "from", nc.RemoteAddr())
 
 	var frames [][]byte
+	var deadlineSet time.Time // when the idle deadline was last moved
 	sa := &slabAlloc{pool: c.slabs}
 	defer sa.close()
 	evs := c.events()
 	batchBytes := 0
 	send := func() {
 		if len(evs) > 0 {
+			e.touch() // a sender that never lets its buffer run dry is not idle (once per batch)
 			c.out <- batch{events: evs, slabs: sa.take(), free: c.evFree} // the loop drains until every source is done
 			evs = c.events()
 			batchBytes = 0
@@ -276,9 +278,13 @@ func (c *collector) serve(ctx context.Context, nc net.Conn, e *connEntry) {
 			// A message is complete: the connection is active. The next one must
 			// complete within c.idle (trickling counts as idle), unless shutdown
 			// has set the shorter drain deadline.
-			e.touch()
-			if drainStart.Load() == 0 {
-				_ = nc.SetReadDeadline(time.Now().Add(c.idle))
+			// The deadline moves at most once a second: a busy connection
+			// passes here every few events.
+			now := time.Now()
+			e.last.Store(now.UnixNano())
+			if now.Sub(deadlineSet) >= time.Second && drainStart.Load() == 0 {
+				deadlineSet = now
+				_ = nc.SetReadDeadline(now.Add(c.idle))
 				if drainStart.Load() != 0 {
 					_ = nc.SetReadDeadline(time.Now().Add(c.drainIdle))
 				}
