@@ -259,7 +259,8 @@ func (c *collector) serve(ctx context.Context, nc net.Conn, e *connEntry) {
 	batchBytes := 0
 	send := func() {
 		if len(evs) > 0 {
-			e.touch() // a sender that never lets its buffer run dry is not idle (once per batch)
+			// A sender that never lets its buffer run dry is not idle.
+			e.touch()
 			c.out <- batch{events: evs, slabs: sa.take(), free: c.evFree} // the loop drains until every source is done
 			evs = c.events()
 			batchBytes = 0
