@@ -5,7 +5,7 @@ GO ?= go
 export OX_TOOLS_BIN ?= $(HOME)/.cache/ox-test/bin
 FUZZTIME ?= 2000x
 
-.PHONY: all test fmt vet unit fuzz deps bench build vendor-check adversarial
+.PHONY: all test fmt vet unit fuzz deps bench build vendor-check peerbench adversarial
 
 all: build
 
@@ -19,6 +19,7 @@ fmt:
 
 vet:
 	$(GO) vet ./...
+	cd internal/peerbench && $(GO) vet ./...
 
 deps:
 	bash .ci/deps
@@ -37,6 +38,14 @@ adversarial:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./...
+
+# The client against log/slog, zap and zerolog on the same work: a module of its
+# own (internal/peerbench), so the main module does not require the peers. Rounds
+# of one run each, so that the loggers take turns under the same load.
+PEERCOUNT ?= 6
+peerbench:
+	cd internal/peerbench && for i in $$(seq $(PEERCOUNT)); do \
+		$(GO) test -run '^$$' -bench . -benchmem -count 1 . || exit 1; done
 
 # go mod vendor must give a buildable tree for air-gapped users.
 vendor-check:

@@ -1,7 +1,6 @@
 package ox
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net"
@@ -64,7 +63,7 @@ func (c *discardConn) Close() error {
 
 func dialDiscard(context.Context, string) (*senderConn, error) {
 	conn := &discardConn{closed: make(chan struct{})}
-	c := &senderConn{conn: conn, w: bufio.NewWriterSize(conn, 64<<10), dead: make(chan struct{})}
+	c := &senderConn{conn: conn, dead: make(chan struct{})}
 	go func() {
 		io.Copy(io.Discard, conn)
 		close(c.dead)

@@ -144,16 +144,24 @@ func lookup(fs *fieldSet, key string) (slot, error) {
 }
 
 // appendFields encodes fs as a MessagePack map with sorted keys, the way
-// appendMap encodes a map[string]any. It sorts fs in place: fs is done.
+// appendMap encodes a map[string]any. A handful of fields are put in order
+// through a stack array of their indexes, which moves no pointers (no write
+// barriers while the garbage collector runs); more are sorted in place: fs is
+// done.
 func appendFields(dst []byte, fs *fieldSet, depth int) ([]byte, error) {
 	if depth > maxDepth {
 		return dst, fmt.Errorf("ox: value nested deeper than %d", maxDepth)
 	}
 	f := fs.f
-	if len(f) <= 16 {
-		for i := 1; i < len(f); i++ { // insertion sort: fastest for a handful
-			for j := i; j > 0 && f[j].k < f[j-1].k; j-- {
-				f[j], f[j-1] = f[j-1], f[j]
+	var idx [16]uint8
+	order := idx[:0]
+	if len(f) <= len(idx) {
+		for i := range f {
+			order = append(order, uint8(i))
+		}
+		for i := 1; i < len(order); i++ { // insertion sort: fastest for a handful
+			for j := i; j > 0 && f[order[j]].k < f[order[j-1]].k; j-- {
+				order[j], order[j-1] = order[j-1], order[j]
 			}
 		}
 	} else {
@@ -161,7 +169,11 @@ func appendFields(dst []byte, fs *fieldSet, depth int) ([]byte, error) {
 	}
 	dst = appendMapHeader(dst, len(f))
 	var err error
-	for i := range f {
+	for n := range f {
+		i := n
+		if len(order) > 0 {
+			i = int(order[n])
+		}
 		dst = appendString(dst, f[i].k)
 		switch v := f[i].v.(type) {
 		case *fieldSet:

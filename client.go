@@ -31,17 +31,33 @@ func ControlRequest(ctx context.Context, addr string, req map[string]any) (map[s
 	}
 	reply, err := controlRaw(ctx, addr, body)
 	if err != nil {
-		return nil, err
+		return nil, wrongPortOr(ctx, addr, err)
 	}
 	v, err := Decode(reply)
 	if err != nil {
-		return nil, fmt.Errorf("ox: control reply from %s: %w", addr, err)
+		return nil, wrongPortOr(ctx, addr, fmt.Errorf("ox: control reply from %s: %w", addr, err))
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("ox: control reply from %s is a %s, not a map", addr, kindName(v))
 	}
 	return m, nil
+}
+
+// wrongPortOr returns a *WrongPortError when the failed request went to a
+// port that is not a control port, err otherwise. It asks the peer with ox's
+// own handshake, once the request failed, so a good exchange costs nothing.
+func wrongPortOr(ctx context.Context, addr string, err error) error {
+	if ctx.Err() != nil {
+		// The caller gave up, or nothing answered in time: a collector port of
+		// the wrong kind answers the handshake at once, so there is nothing to
+		// ask, and no reason to make "no answer" wait longer.
+		return err
+	}
+	if werr := probePeer(context.WithoutCancel(ctx), addr, "REQ"); werr != nil {
+		return werr
+	}
+	return err
 }
 
 // controlRaw sends raw request bytes and returns the raw reply.
@@ -134,7 +150,8 @@ func StreamErrors(f func(error)) StreamOption {
 }
 
 // Stream is a live subscription to a collector's event stream. It reconnects by
-// itself; Next returns events as they arrive.
+// itself; Next returns events as they arrive. A control address that is
+// another kind of port ends it: Next returns the *WrongPortError.
 type Stream struct {
 	controlAddr string
 	prefix      string
@@ -145,6 +162,7 @@ type Stream struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	once   sync.Once
+	err    error // why the stream ended by itself; set before done is closed
 }
 
 type streamEvent struct {
@@ -182,6 +200,9 @@ func (s *Stream) Next(ctx context.Context) (typ string, data []byte, err error) 
 	case <-ctx.Done():
 		return "", nil, ctx.Err()
 	case <-s.done:
+		if s.err != nil {
+			return "", nil, s.err
+		}
 		return "", nil, io.EOF
 	}
 }
@@ -205,6 +226,11 @@ func (s *Stream) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		got, err := s.session(ctx)
 		if ctx.Err() != nil {
+			return
+		}
+		var wrong *WrongPortError
+		if errors.As(err, &wrong) {
+			s.err = err // retrying cannot help: Next says so
 			return
 		}
 		s.report(err)

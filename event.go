@@ -189,6 +189,21 @@ func (e *Event) Enabled() bool {
 // encoded when the event is done: strings, numbers, booleans, []byte, time.Time,
 // time.Duration (float seconds), errors (their text), maps, slices and structs.
 func (e *Event) Set(key string, value any) {
+	if e == nil || !e.enabled {
+		return
+	}
+	if key != "" && strings.IndexByte(key, '.') < 0 {
+		// A top-level key, the usual case: no walk down the body, no closure.
+		e.mu.Lock()
+		if !e.done {
+			if e.body == nil {
+				e.body = newFieldSet()
+			}
+			e.body.set(key, value)
+		}
+		e.mu.Unlock()
+		return
+	}
 	e.update("set", key, func(sl slot) error {
 		sl.put(value)
 		return nil
@@ -307,22 +322,29 @@ func (e *Event) Done() {
 		cfg.recorder(Record{ID: e.ID(), Type: e.typ, Host: cfg.host, PID: cfg.pid, Start: time.Unix(0, e.start), End: time.Unix(0, end), Body: m})
 		return
 	case cfg.sender != nil:
-		f := getFrame()
-		var err error
-		f.buf = e.appendMeta(f.buf, cfg, end)
-		f.metaLen = len(f.buf)
-		f.buf, err = e.appendData(f.buf, cfg, end, body)
+		// Encoded into a scratch buffer of this goroutine's P, then copied into
+		// the Sender's queue.
+		sb := scratchPool.Get().(*[]byte)
+		buf := e.appendMeta((*sb)[:0], cfg, end)
+		metaLen := len(buf)
+		buf, err := e.appendData(buf, cfg, end, body)
 		if err != nil {
-			putFrame(f)
 			reportError(fmt.Errorf("ox: event %s not sent: %w", e.typ, err))
 		} else {
-			cfg.sender.enqueue(f)
+			cfg.sender.enqueue(buf[:metaLen], buf[metaLen:])
+		}
+		if cap(buf) <= 64<<10 { // let oversized buffers go rather than pin them
+			*sb = buf
+			scratchPool.Put(sb)
 		}
 	}
 	if body != nil {
 		body.release()
 	}
 }
+
+// scratchPool holds the buffers Done encodes events into before queueing them.
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // appendMeta appends the meta frame, byte for byte what AppendMeta writes: the
 // configuration holds the part up to the host, Start checked the type's length.
@@ -347,14 +369,15 @@ func (e *Event) appendData(dst []byte, cfg *config, end int64, body *fieldSet) (
 		dst = appendString(dst, e.id)
 	} else {
 		dst = append(dst, 0xd9, byte(2*len(e.rawID)))
-		dst = hex.AppendEncode(dst, e.rawID[:])
+		dst = appendHexID(dst, &e.rawID)
 	}
 	dst = appendString(dst, "type")
 	dst = appendString(dst, e.typ)
-	dst = appendString(dst, "host")
-	dst = appendString(dst, cfg.host)
-	dst = appendString(dst, "pid")
-	dst = appendInt(dst, int64(cfg.pid))
+	if cfg.hostPID != nil {
+		dst = append(dst, cfg.hostPID...)
+	} else {
+		dst = appendHostPID(dst, cfg.host, cfg.pid)
+	}
 	dst = appendString(dst, "start")
 	dst = appendFloat(dst, float64(e.start)/1e9) // as UnixFloat
 	dst = appendString(dst, "end")
@@ -364,6 +387,15 @@ func (e *Event) appendData(dst []byte, cfg *config, end int64, body *fieldSet) (
 		return appendMapHeader(dst, 0), nil // the original sent {} for an empty event
 	}
 	return appendFields(dst, body, 0)
+}
+
+// appendHostPID appends the data frame's host and pid keys and values, the same
+// for every event of a configuration.
+func appendHostPID(dst []byte, host string, pid int) []byte {
+	dst = appendString(dst, "host")
+	dst = appendString(dst, host)
+	dst = appendString(dst, "pid")
+	return appendInt(dst, int64(pid))
 }
 
 // appendBody is appendMap (sorted keys) with the keys sorted in a stack buffer:

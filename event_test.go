@@ -799,7 +799,6 @@ func FuzzEventNamesAndKeys(f *testing.F) {
 		s := newSender("nowhere", nil, func(context.Context, string) (*senderConn, error) {
 			return nil, errors.New("no collector")
 		})
-		var sent []*frame
 		ConfigureSender(s)
 		defer func() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
@@ -821,17 +820,12 @@ func FuzzEventNamesAndKeys(f *testing.F) {
 		if err := checkName(name); err != nil && ev.Enabled() {
 			t.Errorf("Start(%q) enabled an event with an invalid name: %v", name, err)
 		}
-		for s.Stats().Queued > 0 {
-			s.mu.Lock()
-			sent = append(sent, s.pop())
-			s.mu.Unlock()
-		}
-		for _, f := range sent {
-			meta, err := ParseMeta(f.buf[:f.metaLen])
+		for _, f := range takeQueued(t, s) {
+			meta, err := ParseMeta(f[0])
 			if err != nil {
 				t.Fatalf("sent a bad meta frame: %v", err)
 			}
-			rec, err := DecodeRecord(f.buf[f.metaLen:])
+			rec, err := DecodeRecord(f[1])
 			if err != nil || rec.Type != meta.Type {
 				t.Fatalf("sent a bad data frame: %v (%q vs %q)", err, rec.Type, meta.Type)
 			}

@@ -85,6 +85,14 @@ var ErrBadTypeName = errors.New("ox: bad type name")
 // control characters. Type names come from the network; one that fails this check
 // must never be used to build a path.
 func ValidTypeName(typ string) error {
+	if len(typ) <= MaxNameLen && typ != "" && typ[0] != '.' && plainName(typ) {
+		return nil // printable ASCII without separators: what nearly every name is
+	}
+	return checkTypeName(typ)
+}
+
+// checkTypeName is ValidTypeName's full check.
+func checkTypeName(typ string) error {
 	switch {
 	case typ == "":
 		return fmt.Errorf("%w: empty", ErrBadTypeName)
@@ -103,4 +111,14 @@ func ValidTypeName(typ string) error {
 		}
 	}
 	return nil
+}
+
+// plainName reports whether s is printable ASCII without '/' or '\\'.
+func plainName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '/' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }

@@ -38,6 +38,33 @@ func ValueLen(b []byte) (int, error) {
 	pos := 0
 	pending := 1 // values still to skip
 	for pending > 0 {
+		// The one-byte headers most events are made of, decoded inline; the
+		// checks are those below.
+		if pos < len(b) {
+			c := b[pos]
+			size, more := 0, 0
+			switch {
+			case c <= 0x7f || c >= 0xe0: // fixint
+				size = 1
+			case c >= 0xa0 && c <= 0xbf: // fixstr
+				size = 1 + int(c&0x1f)
+			case c <= 0x8f: // fixmap
+				size, more = 1, 2*int(c&0x0f)
+			case c == 0xcb: // float 64
+				size = 9
+			}
+			if size > 0 {
+				pending += more - 1
+				if pending > len(b)-pos {
+					return 0, ErrTruncated
+				}
+				pos += size
+				if pos > len(b) {
+					return 0, ErrTruncated
+				}
+				continue
+			}
+		}
 		h, err := msgp.ReadHeader(b[pos:])
 		if err != nil {
 			return 0, err

@@ -52,6 +52,7 @@ type config struct {
 	pid      int
 	coin     func() float64 // sampling's random source; nil means math/rand/v2
 	metaHead []byte         // the first 73 bytes of every meta frame: version, end (zero), host
+	hostPID  []byte         // the data frame's host and pid, keys and values (appendHostPID)
 }
 
 // newConfig returns a configuration for this process, sending through s or
@@ -60,6 +61,7 @@ func newConfig(s *Sender, f func(Record)) *config {
 	c := &config{sender: s, recorder: f, host: localHost, pid: os.Getpid()}
 	c.metaHead, _ = AppendMeta(nil, Meta{Host: c.host})
 	c.metaHead = c.metaHead[:9+1+MaxNameLen]
+	c.hostPID = appendHostPID(nil, c.host, c.pid)
 	return c
 }
 

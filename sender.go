@@ -1,7 +1,6 @@
 package ox
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -12,9 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/go-zeromq/zmq4"
-	"github.com/go-zeromq/zmq4/security/null"
 )
 
 // Defaults of a Sender's queue and reconnection.
@@ -36,10 +32,20 @@ type SenderOptions struct {
 	QueueSize  int           // most events waiting to be sent; 0 means DefaultQueueSize
 	QueueBytes int           // most bytes of frames waiting; 0 means DefaultQueueBytes
 	MaxBackoff time.Duration // longest wait between connection attempts; 0 means DefaultMaxBackoff
-	// OnError, when set, hears about connection failures and drops. It is called
-	// from the sender's goroutine (connection errors) or from the goroutine whose
-	// event was dropped, and must not block.
+	// OnError, when set, hears about connection failures and drops. An address
+	// that is another kind of collector port (the control port, say) is reported
+	// once as a *WrongPortError; the Sender keeps trying at its longest backoff,
+	// in case the port changes hands. It is called from the sender's goroutine
+	// (connection errors) or from the goroutine whose event was dropped, and
+	// must not block.
 	OnError func(error)
+	// Dial, when set, opens the connection to the collector instead of a TCP dial
+	// to the address: a Unix socket, a tunnel, or an in-process pipe to a peer that
+	// discards what it reads (benchmarks). The Sender still does the ZMTP
+	// handshake over the connection it returns. Close's proof of delivery (a
+	// half-close, then the collector closing its side) needs a connection with a
+	// CloseWrite method, as TCP and Unix connections have.
+	Dial func(ctx context.Context, addr string) (net.Conn, error)
 }
 
 // SenderStats is a snapshot of a Sender's counters.
@@ -73,10 +79,10 @@ type SenderStats struct {
 // for the collector to close its side, which proves the collector read everything.
 // oxd's spooled, acknowledged forwarding is the mode for links where that matters.
 //
-// The Sender speaks ZMTP 3.0 with the NULL mechanism itself (the handshake comes
-// from zmq4.Open) rather than using a zmq4 PUSH socket, because a PUSH socket's Dial
-// fails while the peer is down and, once its connection has closed, its Send
-// succeeds while writing to no one.
+// The Sender speaks ZMTP 3.0 with the NULL mechanism itself (ox's own handshake,
+// peer.go, which also learns the peer's socket type) rather than using a zmq4 PUSH
+// socket, because a PUSH socket's Dial fails while the peer is down and, once its
+// connection has closed, its Send succeeds while writing to no one.
 type Sender struct {
 	addr       string
 	queueSize  int
@@ -86,9 +92,10 @@ type Sender struct {
 	dial       func(context.Context, string) (*senderConn, error)
 
 	mu      sync.Mutex
-	q       []*frame // ring buffer of queued frames
-	head, n int
-	bytes   int
+	q       []*chunk // queued events in chunks, oldest first; the last may be open
+	open    *chunk   // the chunk new events are appended to (nil: start one)
+	n       int      // events queued
+	bytes   int      // their meta and data bytes
 	closing bool
 	idle    bool          // the writer found the queue empty: the next event wakes it
 	room    chan struct{} // closed when the writer frees room; nil when no one waits
@@ -103,30 +110,40 @@ type Sender struct {
 	connected, dropStretch atomic.Bool
 }
 
-// frame holds one event's two frames back to back in buf: meta is buf[:metaLen].
-type frame struct {
-	buf     []byte
-	metaLen int
+// chunk is a run of queued events, each framed as a two-part ZMTP message, that
+// the writer hands to the connection as it is: no copy and no framing on the
+// way out. Events are copied into the open chunk under the Sender's lock; the
+// writer seals the chunks it takes (s.open no longer points at them), so nothing
+// is appended to a chunk while it is written.
+type chunk struct {
+	buf    []byte
+	events int
+	size   int // the events' meta and data bytes, as the queue's bound counts them
 }
 
-var framePool = sync.Pool{New: func() any { return &frame{buf: make([]byte, 0, 512)} }}
+// chunkSize is the size of the chunks events are gathered in (an event larger
+// than that gets a chunk of its own size). Written chunks of this size go back to
+// chunkPool for reuse.
+const chunkSize = 64 << 10
 
-func getFrame() *frame { return framePool.Get().(*frame) }
-
-func putFrame(f *frame) {
-	if cap(f.buf) > 64<<10 {
-		return // let oversized buffers go rather than pin them
-	}
-	f.buf = f.buf[:0]
-	f.metaLen = 0
-	framePool.Put(f)
-}
+var chunkPool = sync.Pool{New: func() any { return &chunk{buf: make([]byte, 0, chunkSize)} }}
 
 // NewSender returns a Sender for the collection address addr ("host:port"; see
 // CollectAddr) and starts its goroutine, which connects in the background. Close
 // it to flush and release it.
 func NewSender(addr string, opts *SenderOptions) *Sender {
-	return newSender(addr, opts, dialSender)
+	dial := dialSender
+	if opts != nil && opts.Dial != nil {
+		custom := opts.Dial
+		dial = func(ctx context.Context, addr string) (*senderConn, error) {
+			conn, err := custom(ctx, addr)
+			if err != nil {
+				return nil, fmt.Errorf("ox: connect to collector %s: %w", addr, err)
+			}
+			return openSender(conn, addr)
+		}
+	}
+	return newSender(addr, opts, dial)
 }
 
 // newSender is NewSender with the connection made by dial (tests and benchmarks
@@ -152,7 +169,6 @@ func newSender(addr string, opts *SenderOptions, dial func(context.Context, stri
 		maxBackoff: o.MaxBackoff,
 		onError:    o.OnError,
 		dial:       dial,
-		q:          make([]*frame, o.QueueSize),
 		wake:       make(chan struct{}, 1),
 		done:       make(chan struct{}),
 	}
@@ -168,10 +184,7 @@ func (s *Sender) Addr() string { return s.addr }
 // never blocks: when the queue is full, or the Sender is closed, the event is
 // dropped, counted, and TrySend returns false.
 func (s *Sender) TrySend(meta, data []byte) bool {
-	f := getFrame()
-	f.buf = append(append(f.buf, meta...), data...)
-	f.metaLen = len(meta)
-	return s.enqueue(f)
+	return s.enqueue(meta, data)
 }
 
 // Send queues one event like TrySend but waits for room when the queue is full,
@@ -187,10 +200,7 @@ func (s *Sender) Send(ctx context.Context, meta, data []byte) error {
 			return ErrSenderClosed
 		}
 		if s.fits(size) {
-			f := getFrame()
-			f.buf = append(append(f.buf, meta...), data...)
-			f.metaLen = len(meta)
-			s.push(f)
+			s.push(meta, data)
 			idle := s.idle
 			s.idle = false
 			s.mu.Unlock()
@@ -212,20 +222,19 @@ func (s *Sender) Send(ctx context.Context, meta, data []byte) error {
 	}
 }
 
-// enqueue queues f without blocking, taking ownership of it.
-func (s *Sender) enqueue(f *frame) bool {
+// enqueue queues a copy of an event's frames without blocking.
+func (s *Sender) enqueue(meta, data []byte) bool {
 	s.mu.Lock()
-	if s.closing || !s.fits(len(f.buf)) {
+	if s.closing || !s.fits(len(meta)+len(data)) {
 		closing := s.closing
 		s.mu.Unlock()
-		putFrame(f)
 		s.dropped.Add(1)
 		if !closing && !s.dropStretch.Swap(true) {
 			s.report(fmt.Errorf("%w (sending to %s)", ErrQueueFull, s.addr))
 		}
 		return false
 	}
-	s.push(f)
+	s.push(meta, data)
 	idle := s.idle
 	s.idle = false
 	s.mu.Unlock()
@@ -245,10 +254,51 @@ func (s *Sender) fits(size int) bool {
 	return s.n < s.queueSize && (s.bytes+size <= s.queueBytes || s.n == 0)
 }
 
-func (s *Sender) push(f *frame) {
-	s.q[(s.head+s.n)%len(s.q)] = f
+// push appends an event to the open chunk, framed for the wire; s.mu is held.
+func (s *Sender) push(meta, data []byte) {
+	need := 9 + len(meta) + 9 + len(data) // at most, with long frame headers
+	c := s.open
+	if c == nil || len(c.buf)+need > cap(c.buf) {
+		c = s.newChunk(need)
+		s.q = append(s.q, c)
+		s.open = c
+	}
+	c.buf = frameHeader(c.buf, len(meta), true)
+	c.buf = append(c.buf, meta...)
+	c.buf = frameHeader(c.buf, len(data), false)
+	c.buf = append(c.buf, data...)
+	size := len(meta) + len(data)
+	c.events++
+	c.size += size
 	s.n++
-	s.bytes += len(f.buf)
+	s.bytes += size
+}
+
+// newChunk returns an empty chunk with room for need bytes; s.mu is held.
+func (s *Sender) newChunk(need int) *chunk {
+	if need <= chunkSize {
+		return chunkPool.Get().(*chunk)
+	}
+	return &chunk{buf: make([]byte, 0, need)}
+}
+
+// release removes the first k chunks, written, from the queue and gives them
+// back for reuse; s.mu is held.
+func (s *Sender) release(k int) {
+	for _, c := range s.q[:k] {
+		s.n -= c.events
+		s.bytes -= c.size
+		if c == s.open {
+			s.open = nil
+		}
+		if cap(c.buf) == chunkSize {
+			c.buf, c.events, c.size = c.buf[:0], 0, 0
+			chunkPool.Put(c)
+		}
+	}
+	m := copy(s.q, s.q[k:])
+	clear(s.q[m:])
+	s.q = s.q[:m]
 }
 
 func (s *Sender) signal() {
@@ -308,9 +358,7 @@ func (s *Sender) Close(ctx context.Context) error {
 	s.abort()
 	s.mu.Lock()
 	lost := s.n
-	for s.n > 0 {
-		putFrame(s.pop())
-	}
+	s.release(len(s.q))
 	s.mu.Unlock()
 	if lost > 0 {
 		s.lost.Add(uint64(lost))
@@ -319,19 +367,8 @@ func (s *Sender) Close(ctx context.Context) error {
 	return nil
 }
 
-// pop removes the head of the queue; s.mu is held.
-func (s *Sender) pop() *frame {
-	f := s.q[s.head]
-	s.q[s.head] = nil
-	s.head = (s.head + 1) % len(s.q)
-	s.n--
-	s.bytes -= len(f.buf)
-	return f
-}
-
-// Batches written between flushes.
+// Batches written at once, and the writer's timing.
 const (
-	maxBatch       = 256
 	maxBatchBytes  = 256 << 10
 	dialTimeout    = 5 * time.Second
 	minBackoff     = 20 * time.Millisecond
@@ -344,10 +381,11 @@ const (
 func (s *Sender) run() {
 	defer close(s.done)
 	var (
-		c       *senderConn
-		redial  bool // c was lost: wait before dialing again
-		backoff = minBackoff
-		batch   = make([]*frame, 0, maxBatch)
+		c         *senderConn
+		redial    bool   // c was lost: wait before dialing again
+		lastWrong string // the wrong-port error reported last, said once
+		backoff   = minBackoff
+		batch     []*chunk
 	)
 	defer func() {
 		if c != nil {
@@ -378,7 +416,17 @@ func (s *Sender) run() {
 				if s.abortCtx.Err() != nil {
 					return
 				}
-				s.report(err)
+				var wrong *WrongPortError
+				if errors.As(err, &wrong) {
+					// Say it once; it stays wrong until the port changes hands.
+					if err.Error() != lastWrong {
+						s.report(err)
+					}
+					lastWrong, backoff = err.Error(), s.maxBackoff
+				} else {
+					lastWrong = ""
+					s.report(err)
+				}
 				// Full jitter keeps many clients from reconnecting in step.
 				wait := backoff/2 + rand.N(backoff/2+1)
 				backoff = min(backoff*2, s.maxBackoff)
@@ -426,16 +474,18 @@ func (s *Sender) run() {
 			c, redial = nil, true
 			continue // the batch is still at the head of the queue
 		}
-		s.mu.Lock()
-		for range batch {
-			putFrame(s.pop())
+		events := 0
+		for _, ch := range batch {
+			events += ch.events
 		}
+		s.mu.Lock()
+		s.release(len(batch))
 		if s.room != nil {
 			close(s.room)
 			s.room = nil
 		}
 		s.mu.Unlock()
-		s.sent.Add(uint64(len(batch)))
+		s.sent.Add(uint64(events))
 		clear(batch)
 	}
 }
@@ -464,19 +514,21 @@ func (s *Sender) queued() int {
 	return s.n
 }
 
-// peek appends the frames at the head of the queue to batch without removing them:
-// they leave the queue only once written.
-func (s *Sender) peek(batch []*frame) []*frame {
+// peek appends the chunks at the head of the queue to batch, sealing them,
+// without removing them: their events leave the queue only once written.
+func (s *Sender) peek(batch []*chunk) []*chunk {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	size := 0
-	for i := 0; i < s.n && len(batch) < maxBatch; i++ {
-		f := s.q[(s.head+i)%len(s.q)]
-		if len(batch) > 0 && size+len(f.buf) > maxBatchBytes {
+	for _, c := range s.q {
+		if len(batch) > 0 && size+len(c.buf) > maxBatchBytes {
 			break
 		}
-		size += len(f.buf)
-		batch = append(batch, f)
+		size += len(c.buf)
+		batch = append(batch, c)
+		if c == s.open {
+			s.open = nil
+		}
 	}
 	s.idle = len(batch) == 0
 	return batch
@@ -497,8 +549,10 @@ func (s *Sender) drop(c *senderConn, err error) {
 // close its side: a PULL peer closes only after reading everything before our FIN,
 // so this proves delivery to the collector process of every byte written.
 func (s *Sender) closeGracefully(c *senderConn) {
-	if tc, ok := c.conn.(*net.TCPConn); ok {
-		if tc.CloseWrite() == nil {
+	// TCP and Unix connections can half-close; others (from SenderOptions.Dial)
+	// are closed at once.
+	if hc, ok := c.conn.(interface{ CloseWrite() error }); ok {
+		if hc.CloseWrite() == nil {
 			t := time.NewTimer(closeWait)
 			select {
 			case <-c.dead:
@@ -515,10 +569,9 @@ func (s *Sender) closeGracefully(c *senderConn) {
 // senderConn is one ZMTP connection to a collector.
 type senderConn struct {
 	conn net.Conn
-	w    *bufio.Writer
 	dead chan struct{} // closed when the reader sees the connection end
 	err  error         // why, set before dead is closed
-	hdr  [9]byte
+	bufs net.Buffers   // write's list of chunks, reused
 }
 
 func dialSender(ctx context.Context, addr string) (*senderConn, error) {
@@ -527,13 +580,27 @@ func dialSender(ctx context.Context, addr string) (*senderConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ox: connect to collector %s: %w", addr, err)
 	}
+	return openSender(conn, addr)
+}
+
+// openSender does the ZMTP handshake as a PUSH peer over conn and starts the
+// reader that notices when the collector goes away.
+func openSender(conn net.Conn, addr string) (*senderConn, error) {
 	conn.SetDeadline(time.Now().Add(dialTimeout))
-	if _, err := zmq4.Open(conn, null.Security(), zmq4.Push, nil, false, nil); err != nil {
+	peer, err := zmtpHandshake(conn, "PUSH")
+	if err == nil {
+		err = checkPeer(addr, "PUSH", peer)
+	}
+	if err != nil {
 		conn.Close()
+		var wrong *WrongPortError
+		if errors.As(err, &wrong) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("ox: ZMTP handshake with collector %s: %w", addr, err)
 	}
 	conn.SetDeadline(time.Time{})
-	c := &senderConn{conn: conn, w: bufio.NewWriterSize(conn, 64<<10), dead: make(chan struct{})}
+	c := &senderConn{conn: conn, dead: make(chan struct{})}
 	go func() {
 		// A PULL peer sends nothing after the handshake; reading tells us at once
 		// when it closes or resets the connection.
@@ -544,16 +611,16 @@ func dialSender(ctx context.Context, addr string) (*senderConn, error) {
 	return c, nil
 }
 
-// write sends each frame of batch as a two-part ZMTP message and flushes.
-func (c *senderConn) write(batch []*frame) error {
-	for _, f := range batch {
-		c.w.Write(frameHeader(c.hdr[:0], f.metaLen, true))
-		c.w.Write(f.buf[:f.metaLen])
-		data := f.buf[f.metaLen:]
-		c.w.Write(frameHeader(c.hdr[:0], len(data), false))
-		c.w.Write(data)
+// write writes the chunks of batch, in one writev system call on TCP.
+func (c *senderConn) write(batch []*chunk) error {
+	c.bufs = c.bufs[:0]
+	for _, ch := range batch {
+		c.bufs = append(c.bufs, ch.buf)
 	}
-	return c.w.Flush() // bufio keeps the first error
+	bufs := c.bufs
+	_, err := bufs.WriteTo(c.conn)
+	clear(c.bufs)
+	return err
 }
 
 // frameHeader appends a ZMTP 3.0 message frame header: flags (MORE, LONG) then a

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 )
 
 // Sizes of the meta frame, the first of the two ZeroMQ frames that carry an event
@@ -86,5 +87,24 @@ func parsePascal(b []byte, field string) (string, error) {
 	if n > MaxNameLen {
 		return "", fmt.Errorf("ox: meta frame %s length %d exceeds %d", field, n, MaxNameLen)
 	}
-	return string(b[1 : 1+n]), nil
+	return internName(b[1 : 1+n]), nil
+}
+
+// internTab remembers recent host and type names, so that parsing the meta frames
+// of a stream, which repeat a handful of names, allocates nothing. Direct-mapped
+// and bounded: names that collide just miss.
+var internTab [256]atomic.Pointer[string]
+
+// internName returns string(b), from internTab when it holds it.
+func internName(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	h := (uint(len(b))*131 + uint(b[0])*31 + uint(b[len(b)/2])*17 + uint(b[len(b)-1])) % uint(len(internTab))
+	if p := internTab[h].Load(); p != nil && *p == string(b) {
+		return *p
+	}
+	s := string(b)
+	internTab[h].Store(&s)
+	return s
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/cli"
 	"github.com/blueox/ox/internal/evjson"
 )
 
@@ -25,6 +26,10 @@ Commands:
             re-point a spooling oxd (oxd --spool-path) at other collectors'
             --link addresses (port 3515 if none), without a restart or losing
             anything spooled; without an address, print the current targets
+  top [--interval D]
+            a live view refreshed every second (--interval): events per
+            second by type, drops, stream and forwarder state; q or Ctrl-C
+            leaves it; with output not a terminal, one snapshot
 
 Flags (accepted before or after the command):
   -H, --host HOST[:PORT]  control address (default $BLUEOX_CLIENT_HOST, else
@@ -32,6 +37,8 @@ Flags (accepted before or after the command):
   -r, --raw               print the reply as JSON instead of text
   --timeout DURATION      give up when there is no answer within this time
                           (default 5s); the error says so, exit status 1
+
+Durations take Go durations or seconds (--timeout 1).
 
 Exit status: 0 done, 1 no answer or an error reply, 2 usage error.
 `
@@ -58,7 +65,7 @@ func (g *globals) bind(fs *flag.FlagSet) {
 	fs.StringVar(&g.host, "host", g.host, "")
 	fs.BoolVar(&g.raw, "r", g.raw, "")
 	fs.BoolVar(&g.raw, "raw", g.raw, "")
-	fs.DurationVar(&g.timeout, "timeout", g.timeout, "")
+	cli.DurationVar(fs, &g.timeout, "timeout", g.timeout, "")
 }
 
 // command is one oxctl subcommand.
@@ -73,6 +80,7 @@ func commands() []command {
 	return []command{
 		{name: "status", summary: "print what the collector received lately", run: runStatus},
 		{name: "forward", summary: "re-point a spooling oxd at other collectors", run: runForward},
+		{name: "top", summary: "a live view of a running oxd", run: runTop},
 	}
 }
 
@@ -84,6 +92,7 @@ func newFlagSet(name string) *flag.FlagSet {
 }
 
 func parse(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	cli.Conventions(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usageText)
@@ -135,6 +144,9 @@ func runStatus(ctx context.Context, g *globals, args []string, stdout io.Writer)
 	defer cancel()
 	reply, err := ox.Status(ctx, addr)
 	if err != nil {
+		if wrongPort(err) {
+			return err // names the port reached and the one wanted
+		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("no answer from %s within %s (is oxd running there?)", addr, g.timeout)
 		}
@@ -162,7 +174,8 @@ func runStatus(ctx context.Context, g *globals, args []string, stdout io.Writer)
 //	Events:
 //	  request  2026-11-24 12:00:00 UTC (33 secs ago)
 //
-// Keys beyond the original four (counters a newer oxd adds) follow as "key: value".
+// Keys beyond the original four (counters a newer oxd adds) follow as readable
+// lines under "Counters:" (see writeCounters).
 func formatStatus(addr string, reply map[string]any, now time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Host: %s\n", addr)
@@ -171,18 +184,6 @@ func formatStatus(addr string, reply map[string]any, now time.Time) string {
 		fmt.Fprintf(&b, "Lag: %.2f secs\n", lag)
 	} else {
 		b.WriteString("Lag: -\n")
-	}
-	var extra []string
-	for k := range reply {
-		switch k {
-		case "last", "lag", "hosts", "events":
-		default:
-			extra = append(extra, k)
-		}
-	}
-	slices.Sort(extra)
-	for _, k := range extra {
-		fmt.Fprintf(&b, "%s: %s\n", k, evjson.Append(nil, reply[k]))
 	}
 	sections := []struct{ title, key string }{{"Hosts", "hosts"}, {"Events", "events"}}
 	width := 0
@@ -211,6 +212,7 @@ func formatStatus(addr string, reply map[string]any, now time.Time) string {
 			fmt.Fprintf(&b, "  %-*s  %s\n", width, printable(name), when(last, now))
 		}
 	}
+	writeCounters(&b, reply)
 	return b.String()
 }
 

@@ -121,7 +121,7 @@ func mustHex(t *testing.T, s string) []byte {
 func TestFormatStatusOfAnIdleCollector(t *testing.T) {
 	got := formatStatus("h:1", map[string]any{"last": nil, "lag": nil, "events": map[string]any{},
 		"hosts": map[string]any{}, "received": int64(0)}, time.Now())
-	want := "Host: h:1\nLast: never\nLag: -\nreceived: 0\n"
+	want := "Host: h:1\nLast: never\nLag: -\n\nCounters:\n  received  0\n"
 	if got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}

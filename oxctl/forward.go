@@ -46,6 +46,9 @@ func runForward(ctx context.Context, g *globals, args []string, stdout io.Writer
 	defer cancel()
 	reply, err := ox.ControlRequest(ctx, addr, req)
 	if err != nil {
+		if wrongPort(err) {
+			return err // names the port reached and the one wanted
+		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("no answer from %s within %s (is oxd running there?)", addr, g.timeout)
 		}
@@ -74,4 +77,10 @@ func runForward(ctx context.Context, g *globals, args []string, stdout io.Writer
 		_, err = fmt.Fprintf(stdout, "%s forwards to %s (using %v)\n", addr, strings.Join(list, ", "), reply["target"])
 	}
 	return err
+}
+
+// wrongPort reports whether err says --host reached another kind of port.
+func wrongPort(err error) bool {
+	var wrong *ox.WrongPortError
+	return errors.As(err, &wrong)
 }

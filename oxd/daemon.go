@@ -26,6 +26,7 @@ type daemon struct {
 	fwd     forwarder
 	files   *fileWriter
 	stats   *stats
+	web     *web // --http (http.go); nil when off
 
 	panicLog *rateLog // panics caught while serving a connection (guard.go)
 
@@ -65,6 +66,10 @@ func (d *daemon) start() (err error) {
 	}()
 	d.stats = newStats()
 	if d.opts.logPath != "" {
+		if err = checkWritable("--log-path", d.opts.logPath); err != nil {
+			return err
+		}
+		d.stats.hasFiles = true
 		if d.files, err = newFileWriter(d.opts.logPath, d.opts.rotateHours, d.log); err != nil {
 			return err
 		}
@@ -93,6 +98,9 @@ func (d *daemon) start() (err error) {
 	d.stream.onPanic = d.notePanic
 	switch {
 	case d.opts.spoolPath != "":
+		if err = checkWritable("--spool-path", d.opts.spoolPath); err != nil {
+			return err
+		}
 		sf, err := newSpoolForwarder(d.opts, d.log)
 		if err != nil {
 			return err
@@ -109,6 +117,9 @@ func (d *daemon) start() (err error) {
 		closers = append(closers, func() { d.linkLn.Close() })
 	}
 	d.registerCommands()
+	if err = d.startWeb(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -159,6 +170,10 @@ func (d *daemon) run(ctx context.Context) error {
 	lp := &loop{in: d.events, now: d.now, tick: d.tick, files: d.files, stream: d.stream, fwd: d.fwd, stats: d.stats}
 	loopDone := make(chan error, 1)
 	go func() { loopDone <- lp.run() }()
+	if d.web != nil {
+		d.web.run()
+		defer d.web.close()
+	}
 	if d.ready != nil {
 		d.ready(d)
 	}
@@ -172,6 +187,9 @@ func (d *daemon) run(ctx context.Context) error {
 		linkDone <- nil
 	}
 	d.collect.Run(ctx)
+	if d.web != nil {
+		d.web.draining()
+	}
 	if lerr := <-linkDone; lerr != nil {
 		d.log.Warn("link: stopped", "err", lerr)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -82,12 +83,20 @@ func (f *pushForwarder) Close(ctx context.Context) error { return f.s.Close(ctx)
 // pushWrongPortHint returns advice when a plain PUSH forwarder's error shows its
 // target is not a collection port (e.g. an oxd --link port, a ROUTER).
 func pushWrongPortHint(err error) string {
-	s := err.Error()
-	switch {
-	case strings.Contains(s, `peer="ROUTER"`):
-		return "the target is a link port (--link, default 3515), which takes only spooled forwarding: add --spool-path to forward there, or point --forward at the collector's collection port (default 3514)"
-	case strings.Contains(s, `peer="REP"`), strings.Contains(s, `peer="PUB"`), strings.Contains(s, `peer="PUSH"`):
-		return "the target is not a collection port: point --forward at the collector's collection port (default 3514)"
+	peer := ""
+	var wrong *ox.WrongPortError
+	if errors.As(err, &wrong) {
+		peer = wrong.Peer
+	} else if s := err.Error(); strings.Contains(s, `peer="`) {
+		peer, _, _ = strings.Cut(s[strings.Index(s, `peer="`)+len(`peer="`):], `"`)
 	}
-	return ""
+	switch peer {
+	case "":
+		return ""
+	case "ROUTER":
+		return "the target is a link port (--link, default 3515), which takes only spooled forwarding: add --spool-path to forward there, or point --forward at the collector's collection port (default 3514)"
+	case "PULL":
+		return ""
+	}
+	return "the target is not a collection port: point --forward at the collector's collection port (default 3514)"
 }

@@ -16,15 +16,16 @@ type stats struct {
 	received  uint64
 	last      time.Time // receive time of the last event; zero before the first
 	lag       float64   // last receive time minus that event's end, seconds
-	events    map[string]float64
 	hosts     map[string]float64
 	untracked uint64 // events whose type or host was past maxTracked
+	hasFiles  bool   // --log-path is set: STATUS shows files from the start
 	writer    writerStats
 	openFiles int
+	counts    typeCounts // per type: last end time, events and bytes (typecount.go)
 }
 
 func newStats() *stats {
-	return &stats{events: map[string]float64{}, hosts: map[string]float64{}}
+	return &stats{hosts: map[string]float64{}, counts: newTypeCounts()}
 }
 
 // status returns the original STATUS keys, "last", "lag", "events", "hosts", with
@@ -32,9 +33,9 @@ func newStats() *stats {
 func (s *stats) status() map[string]any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	events := make(map[string]any, len(s.events))
-	for k, v := range s.events {
-		events[k] = map[string]any{"last": v}
+	events := make(map[string]any, len(s.counts.n))
+	for k, v := range s.counts.n {
+		events[k] = map[string]any{"last": v.last, "count": v.events}
 	}
 	hosts := make(map[string]any, len(s.hosts))
 	for k, v := range s.hosts {
@@ -47,7 +48,7 @@ func (s *stats) status() map[string]any {
 	}
 	reply["received"] = s.received
 	reply["untracked"] = s.untracked
-	if s.openFiles > 0 || s.writer.Opened > 0 {
+	if s.hasFiles || s.openFiles > 0 || s.writer.Opened > 0 {
 		reply["files"] = map[string]any{
 			"written":       s.writer.Written,
 			"bytes":         s.writer.Bytes,
@@ -57,6 +58,7 @@ func (s *stats) status() map[string]any {
 			"rotations":     s.writer.Rotations,
 			"write_errors":  s.writer.WriteErrors,
 			"lost_on_error": s.writer.LostOnErrors,
+			"errors":        s.writer.errorCounts(),
 		}
 	}
 	return reply
@@ -68,7 +70,7 @@ func (s *stats) note(batch []event, now time.Time) {
 	for i := range batch {
 		ev := &batch[i]
 		s.received++
-		if !track(s.events, ev.typ, ev.end) || !track(s.hosts, ev.host, ev.end) {
+		if !s.counts.add(ev.typ, len(ev.meta)+len(ev.data), ev.end) || !track(s.hosts, ev.host, ev.end) {
 			s.untracked++
 		}
 	}

@@ -23,7 +23,7 @@ var program = cli.Command{Name: "oxd", Prefixed: true}
 // run is oxd's whole life: parse args, serve until ctx ends or a SHUTDOWN command,
 // then flush and close everything. It returns nil after a clean shutdown.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	opts, err := parseOptions(args, stderr)
+	opts, err := parseOptions(args, stdout)
 	if err != nil {
 		return err
 	}

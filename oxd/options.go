@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/cli"
 )
 
 // options are oxd's settings, from flags and the environment.
@@ -31,6 +32,9 @@ type options struct {
 	maxEventSize int           // largest accepted message, bytes
 	cpuProfile   string        // write a CPU profile here (diagnostics)
 	maxConns     int           // collection connections at once
+	httpAddr     string        // --http: metrics, health, status and live page; "" off
+	httpSet      bool          // --http was given (a failure to bind it is fatal)
+	metricsTypes int           // --metrics-types: types /metrics shows by name
 }
 
 // usageError is a command-line mistake: exit status 2.
@@ -62,7 +66,7 @@ func (v *verbosity) Set(s string) error {
 	return nil
 }
 
-const usageText = `Usage: oxd [options]
+const usageText = `usage: oxd [options]
 
 oxd collects BlueOx events: applications PUSH them to the collection port; oxd
 appends each to <log-path>/<YYYYMMDD>/<type>-<YYYYMMDD>.log (UTC), publishes it on
@@ -87,6 +91,12 @@ Options:
       --max-event-bytes N     drop larger messages (default 16777216)
       --max-connections N     collection connections at once (default 1024)
       --cpuprofile FILE       write a Go CPU profile to FILE until exit (diagnostics)
+      --http HOST:PORT        serve /metrics (Prometheus), /healthz, /readyz, /status
+                              (STATUS as JSON) and a live page at / on this address
+                              (default 127.0.0.1:3516; "" turns it off; when the
+                              default is taken oxd warns and runs without it)
+      --metrics-types N       event types /metrics and the live page show by name
+                              (default 20); the rest are summed as type="other"
   -v                          more logging: -v info, -vv debug (repeatable)
   -h, --help                  this help
 
@@ -105,11 +115,14 @@ Spooled, acknowledged forwarding (docs/forwarding.md):
                               address (port 3515 if none); needs --log-path or
                               --spool-path, where it keeps what it has written
 
+Flags with a '-' also answer to '_' (--log_path); durations take Go
+durations or seconds (--failover-after 30).
+
 Logs go to stdout. SIGTERM, SIGINT or a SHUTDOWN control command flush and close
 every file, then oxd exits 0.
 `
 
-func parseOptions(args []string, stderr io.Writer) (options, error) {
+func parseOptions(args []string, stdout io.Writer) (options, error) {
 	var o options
 	var v verbosity
 	fs := flag.NewFlagSet("oxd", flag.ContinueOnError)
@@ -131,7 +144,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.spoolPath, "spool-path", "", "spool directory")
 	fs.IntVar(&o.spoolMaxMB, "spool-max-mb", 1024, "spool bound MiB")
 	fs.BoolVar(&o.compress, "forward-compress", false, "compress the link")
-	fs.DurationVar(&o.failover, "failover-after", 30*time.Second, "failover time")
+	cli.DurationVar(fs, &o.failover, "failover-after", 30*time.Second, "failover time")
 	fs.StringVar(&o.link, "link", "", "acknowledged forwarding address")
 	fs.IntVar(&o.rotateHours, "rotate-hours", 0, "rotate every N hours")
 	fs.IntVar(&o.streamPort, "stream-port", 0, "stream port")
@@ -139,15 +152,22 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.maxEventSize, "max-event-bytes", 16<<20, "largest message")
 	fs.IntVar(&o.maxConns, "max-connections", 1024, "collection connections")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "CPU profile file")
+	fs.StringVar(&o.httpAddr, "http", DefaultHTTP, "HTTP address")
+	fs.IntVar(&o.metricsTypes, "metrics-types", 20, "types shown by name")
 	fs.Var(&v, "v", "verbose")
+	cli.Conventions(fs)
 	if err := fs.Parse(expandShort(args)); err != nil {
 		if err == flag.ErrHelp {
-			fmt.Fprint(stderr, usageText)
+			fmt.Fprint(stdout, usageText)
 			return o, err
 		}
 		return o, usageError{err.Error() + " (see oxd -h)"}
 	}
 	o.verbose = int(v)
+	fs.Visit(func(f *flag.Flag) { o.httpSet = o.httpSet || f.Name == "http" })
+	if o.metricsTypes < 1 || o.metricsTypes > 1000 {
+		return o, usageError{fmt.Sprintf("--metrics-types %d: must be from 1 to 1000", o.metricsTypes)}
+	}
 	if fs.NArg() > 0 {
 		return o, usageError{fmt.Sprintf("unexpected argument %q (see oxd -h)", fs.Arg(0))}
 	}

@@ -86,13 +86,16 @@ func TestOptions(t *testing.T) {
 }
 
 func TestHelpExplainsEveryFlag(t *testing.T) {
-	var stderr bytes.Buffer
-	err := run(context.Background(), []string{"-h"}, nil, &bytes.Buffer{}, &stderr)
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"-h"}, nil, &stdout, &stderr)
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("run -h: %v", err)
 	}
+	if stderr.Len() > 0 {
+		t.Errorf("-h wrote on stderr: %q", stderr.String())
+	}
 	for _, f := range []string{"--control", "--collect", "--forward", "--log-path", "--rotate-hours", "-v", "BLUEOX_HOST", "BLUEOX_CLIENT_HOST", "--stream-port", "--forward-queue-mb"} {
-		if !strings.Contains(stderr.String(), f) {
+		if !strings.Contains(stdout.String(), f) {
 			t.Errorf("help does not mention %s", f)
 		}
 	}

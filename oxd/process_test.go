@@ -21,7 +21,7 @@ func startProcess(t *testing.T, bin string, args ...string) (*exec.Cmd, *testenv
 	t.Helper()
 	control := freeAddr(t)
 	out := &testenv.SyncBuffer{}
-	cmd := exec.Command(bin, append([]string{"-t", control, "-v"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"-t", control, "-v", "--http="}, args...)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

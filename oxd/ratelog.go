@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -29,6 +30,15 @@ func newRateLog(log *slog.Logger, every time.Duration) *rateLog {
 // Warn logs msg at warning level unless a line with the same key was logged less
 // than the interval ago.
 func (r *rateLog) Warn(key, msg string, args ...any) {
+	r.logAt(slog.LevelWarn, key, msg, args...)
+}
+
+// Error is Warn at error level, for events lost.
+func (r *rateLog) Error(key, msg string, args ...any) {
+	r.logAt(slog.LevelError, key, msg, args...)
+}
+
+func (r *rateLog) logAt(level slog.Level, key, msg string, args ...any) {
 	now := r.now()
 	r.mu.Lock()
 	k := r.keys[key]
@@ -49,5 +59,5 @@ func (r *rateLog) Warn(key, msg string, args ...any) {
 	if suppressed > 0 {
 		args = append(args, "suppressed", suppressed)
 	}
-	r.log.Warn(msg, args...)
+	r.log.Log(context.Background(), level, msg, args...)
 }

@@ -103,7 +103,7 @@ func (f *spoolForwarder) Stats() map[string]any {
 		"retargets":          st.Retargets,
 		"spool_dropped":      sp.DroppedRecords,
 		"disk_errors":        sp.DiskErrors,
-		"disk_lost":          sp.LostRecords + f.refused.Load(),
+		"disk_lost":          sp.LostRecords, // a refused Append is among them
 		"corrupt":            sp.CorruptRecords,
 	}
 	if sp.LastDiskError != "" {

@@ -44,6 +44,8 @@ type writerStats struct {
 	Rotations    uint64
 	WriteErrors  uint64
 	LostOnErrors uint64 // events whose bytes could not be written
+	// Errors counts the failures by reason (errOpen, errWrite, ...).
+	Errors [numErrReasons]uint64
 }
 
 type logFile struct {
@@ -134,13 +136,13 @@ func (w *fileWriter) open(typ string, now time.Time) *logFile {
 		rel: path.Join(w.dir, ox.LogFileName(typ, w.periodStart, w.rotateHours)),
 	}
 	if path.Dir(lf.rel) != w.dir { // ValidTypeName makes this impossible; be sure
-		w.errLog.Warn("badpath", "refusing a type name that leaves its folder", "type", typ)
+		w.fail(errBadPath, "refusing a type name that leaves its folder; event lost", "type", typ)
 		return nil
 	}
 	f, err := w.openFile(lf.rel)
 	if err != nil {
 		w.stats.WriteErrors++
-		w.errLog.Warn("open", "cannot open log file", "file", lf.rel, "err", err)
+		w.fail(errOpen, "cannot open log file; event lost", "file", lf.rel, "err", err)
 		return nil
 	}
 	lf.f = f
@@ -179,7 +181,7 @@ func (w *fileWriter) flushFile(lf *logFile) {
 	if _, err := lf.f.Write(lf.buf); err != nil {
 		w.stats.WriteErrors++
 		w.stats.LostOnErrors += lf.pending
-		w.errLog.Warn("write", "cannot write log file; events lost", "file", lf.rel, "events", lf.pending, "err", err)
+		w.fail(errWrite, "cannot write log file; events lost", "file", lf.rel, "events", lf.pending, "err", err)
 	}
 	lf.buf = lf.buf[:0]
 	lf.pending = 0
@@ -240,7 +242,7 @@ func (w *fileWriter) checkMoved(lf *logFile) {
 	f, err := w.openFile(lf.rel)
 	if err != nil {
 		w.stats.WriteErrors++
-		w.errLog.Warn("reopen", "cannot reopen log file", "file", lf.rel, "err", err)
+		w.fail(errReopen, "cannot reopen log file", "file", lf.rel, "err", err)
 		return
 	}
 	_ = lf.f.Close()

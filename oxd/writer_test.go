@@ -167,3 +167,34 @@ func TestWriterKeepsRunningWhenTheFileCannotBeOpened(t *testing.T) {
 		t.Fatalf("stats %+v", w.stats)
 	}
 }
+
+func TestWriterCountsEachFailureByReason(t *testing.T) {
+	w, dir := newTestWriter(t, 0)
+	if err := os.WriteFile(filepath.Join(dir, "20261124"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.Write("t", []byte("x"), at("2026-11-24 13:00:00")) // cannot open: a file holds the folder's name
+	w.Write("t", []byte("x"), at("2026-11-24 13:00:01"))
+	if err := os.Remove(filepath.Join(dir, "20261124")); err != nil {
+		t.Fatal(err)
+	}
+	w.Write("t", []byte("y"), at("2026-11-24 13:00:02"))
+	w.Write("t", []byte("z"), at("2026-11-24 13:00:02"))
+	// The disk refuses the buffered events: a file that is not open for writing.
+	ro, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lf := w.files["t"]
+	lf.f.Close()
+	lf.f = ro
+	w.Flush()
+	want := [numErrReasons]uint64{errOpen: 2, errWrite: 1}
+	if w.stats.Errors != want || w.stats.LostOnErrors != 4 || w.stats.WriteErrors != 3 {
+		t.Fatalf("stats %+v, want errors %v and 4 events lost", w.stats, want)
+	}
+	got := w.stats.errorCounts()
+	if got["open"] != uint64(2) || got["write"] != uint64(1) || got["reopen"] != uint64(0) || got["bad_path"] != uint64(0) {
+		t.Fatalf("STATUS files.errors %v", got)
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/blueox/ox"
+	"github.com/blueox/ox/internal/cli"
 )
 
 const usageText = `usage: oxingest [flags] TYPE          send stdin's lines as events TYPE
@@ -54,6 +55,9 @@ Flags:
   --drain-timeout DURATION
                           longest wait to deliver what was read when input ends or
                           a signal comes (default 1m)
+
+Flags with a '-' also answer to '_' (--drain_timeout); durations take Go
+durations or seconds (--poll 0.5).
 
 Exit status: 0 everything delivered, 1 an error or undelivered lines, 2 usage error.
 `
@@ -128,10 +132,11 @@ func parseOptions(args []string, stdout io.Writer) (options, error) {
 	fs.StringVar(&o.host, "host", "", "")
 	fs.Var(followFlag{&o.follow}, "F", "")
 	fs.StringVar(&o.stateFile, "state-file", "", "")
-	fs.DurationVar(&o.poll, "poll", o.poll, "")
+	cli.DurationVar(fs, &o.poll, "poll", o.poll, "")
 	fs.IntVar(&o.queue, "queue", o.queue, "")
 	fs.IntVar(&o.maxLine, "max-line", o.maxLine, "")
-	fs.DurationVar(&o.drainTimeout, "drain-timeout", o.drainTimeout, "")
+	cli.DurationVar(fs, &o.drainTimeout, "drain-timeout", o.drainTimeout, "")
+	cli.Conventions(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usageText)
@@ -170,7 +175,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return usageError{err.Error()}
 	}
 	warn := newWarner(stderr)
-	sender := ox.NewSender(addr, &ox.SenderOptions{QueueSize: o.queue, OnError: func(err error) { warn.say(err.Error()) }})
+	// The wrong kind of port never becomes the right one: stop reading, give up
+	// the sends, and exit with that one line (see wrongPort).
+	ctx, stopWrong := context.WithCancelCause(ctx)
+	defer stopWrong(nil)
+	var wrong wrongPort
+	sender := ox.NewSender(addr, &ox.SenderOptions{QueueSize: o.queue, OnError: func(err error) {
+		if wrong.note(err) {
+			stopWrong(err)
+			return
+		}
+		warn.say(err.Error())
+	}})
 
 	// Sends may wait for room (backpressure) for as long as the collector is away,
 	// until a signal: then what was read gets --drain-timeout to be delivered.
@@ -181,6 +197,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		context.AfterFunc(sendCtx, func() { t.Stop() })
 	})
 	defer stopTimer()
+	stopWrongSends := context.AfterFunc(ctx, func() {
+		if wrong.get() != nil {
+			giveUp()
+		}
+	})
+	defer stopWrongSends()
 
 	em := newEmitter(sender, sendCtx, o.maxLine, warn)
 	var readErr error
@@ -196,6 +218,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	closeErr := sender.Close(drainCtx)
 	if em.afterClose != nil {
 		em.afterClose(sender.Stats().Sent)
+	}
+	if err := wrong.get(); err != nil {
+		return err
 	}
 	if readErr != nil && !errors.Is(readErr, context.Canceled) {
 		return readErr

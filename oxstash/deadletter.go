@@ -31,6 +31,9 @@ type deadLetter struct {
 	n       int      // documents written
 	err     error    // first write error; the documents are then printed to stderr
 	reasons []string // the first few distinct reasons, for the summary
+
+	undelivered, rejected int       // documents by failureKind
+	lastReport            time.Time // of liveReport
 }
 
 // maxReasons bounds how many distinct failure reasons the summary repeats.
@@ -67,9 +70,16 @@ func (d *deadLetter) add(f esbulk.Failure) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.n++
-	if r := f.String(); len(d.reasons) < maxReasons && !slices.Contains(d.reasons, r) {
+	kind := failureKind(f)
+	if kind == kindUndelivered {
+		d.undelivered++
+	} else {
+		d.rejected++
+	}
+	if r := kind + ": " + f.String(); len(d.reasons) < maxReasons && !slices.Contains(d.reasons, r) {
 		d.reasons = append(d.reasons, r)
 	}
+	d.liveReport(kind, f.String())
 	if d.path == "-" {
 		d.stderr.Write(line)
 		return
@@ -103,10 +113,12 @@ func (d *deadLetter) close() error {
 	return nil
 }
 
-func (d *deadLetter) count() (int, []string) {
+// count fills in o's failed documents and their reasons.
+func (d *deadLetter) count(o *outcome) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.n, slices.Clone(d.reasons)
+	o.deadLetters, o.undelivered, o.rejected = d.n, d.undelivered, d.rejected
+	o.reasons = slices.Clone(d.reasons)
 }
 
 // readDeadLetters calls fn with each document of a dead-letter file, and bad for

@@ -78,7 +78,7 @@ func TestShipsTheLiveStreamIntoVictoriaLogs(t *testing.T) {
 	waitRows(t, vl, query, len(want), nil)
 	cancel()
 	r := <-done
-	if r.err != nil || !strings.Contains(r.stderr, "0 failed") || !strings.Contains(r.stderr, "(interrupted)") {
+	if r.err != nil || !strings.Contains(r.stderr, "0 not delivered, 0 rejected by the node") || !strings.Contains(r.stderr, "(interrupted)") {
 		t.Fatalf("err %v, summary %q", r.err, r.stderr)
 	}
 	checkRows(t, vl.Query(t, query), want)

@@ -142,7 +142,7 @@ func TestShipsFromARealOxdAndStopsOnSIGTERM(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("oxstash still running 30 s after SIGTERM\n%s", stderr())
 	}
-	if s := stderr(); !strings.Contains(s, "0 failed") || !strings.Contains(s, "(interrupted)") {
+	if s := stderr(); !strings.Contains(s, "0 not delivered, 0 rejected by the node") || !strings.Contains(s, "(interrupted)") {
 		t.Fatalf("summary %q", s)
 	}
 	checkRows(t, vl.Query(t, query), want)

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,10 +34,16 @@ fields (type kept as a field), "duration" = end - start in seconds and
 end time, or to the fixed index -i. Its _id is a hash of the event's bytes, so
 shipping the same events again does not duplicate them.
 
-Documents the store rejects for good are appended to the dead-letter file;
---replay sends them again once the cause is fixed. oxstash flushes on end of
-input and on SIGTERM or SIGINT, prints a summary on stderr, and exits 1 when any
-document finally failed, 2 on a usage error.
+Documents not delivered (no node answered) or rejected by the node are
+appended to the dead-letter file, and reported on stderr as it happens (the
+first at once, then at most every 10 s); --replay sends them again once the
+cause is fixed. oxstash flushes on end of input and on SIGTERM or SIGINT,
+prints a summary on stderr (inputs, events, then documents: indexed, not
+delivered, rejected by the node), and exits 1 when any document failed or any
+input was unreadable or bad, 2 on a usage error.
+
+Every option also answers to the other separator (--index-name for
+--index_name); durations take Go durations or seconds.
 
 Options:
   -e, --elasticsearch NODE  a node: host:port, or a URL with scheme, path prefix
@@ -124,31 +129,6 @@ func (n nodeList) Set(s string) error {
 	return nil
 }
 
-// seconds reads a duration as Go writes it (10s, 1m) or as a number of seconds,
-// as the original's --request_timeout took it.
-type seconds struct{ d *time.Duration }
-
-func (s seconds) String() string {
-	if s.d == nil {
-		return ""
-	}
-	return s.d.String()
-}
-
-func (s seconds) Set(v string) error {
-	if f, err := strconv.ParseFloat(v, 64); err == nil {
-		*s.d = time.Duration(f * float64(time.Second))
-	} else if d, err := time.ParseDuration(v); err == nil {
-		*s.d = d
-	} else {
-		return fmt.Errorf("not a duration or a number of seconds")
-	}
-	if *s.d <= 0 {
-		return fmt.Errorf("must be positive")
-	}
-	return nil
-}
-
 func parseOptions(args []string, stdout io.Writer) (*options, error) {
 	o := &options{indexBase: "blueox", chunkSize: 500, requestTimeout: 10 * time.Second,
 		flushInterval: time.Second, maxRetries: esbulk.DefaultMaxRetries,
@@ -160,8 +140,8 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 	both("i", "index_name", func(n string) { fs.StringVar(&o.indexName, n, o.indexName, "") })
 	both("p", "index_base", func(n string) { fs.StringVar(&o.indexBase, n, o.indexBase, "") })
 	fs.IntVar(&o.chunkSize, "chunk_size", o.chunkSize, "")
-	fs.Var(seconds{&o.requestTimeout}, "request_timeout", "")
-	fs.DurationVar(&o.flushInterval, "flush-interval", o.flushInterval, "")
+	cli.DurationVar(fs, &o.requestTimeout, "request_timeout", o.requestTimeout, "")
+	cli.DurationVar(fs, &o.flushInterval, "flush-interval", o.flushInterval, "")
 	fs.IntVar(&o.maxRetries, "max-retries", o.maxRetries, "")
 	both("H", "host", func(n string) { fs.StringVar(&o.host, n, "", "") })
 	both("n", "type-name", func(n string) { fs.StringVar(&o.typeName, n, "", "") })
@@ -171,6 +151,7 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 	fs.StringVar(&o.apiKey, "api-key", "", "")
 	fs.StringVar(&o.caCert, "ca-cert", "", "")
 	both("q", "quiet", func(n string) { fs.BoolVar(&o.quiet, n, false, "") })
+	cli.Conventions(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			io.WriteString(stdout, usage)
@@ -190,6 +171,9 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 	}
 	if o.chunkSize < 1 {
 		return nil, usagef("--chunk_size must be at least 1")
+	}
+	if o.requestTimeout <= 0 {
+		return nil, usagef("--request_timeout must be positive")
 	}
 	if o.flushInterval <= 0 {
 		return nil, usagef("--flush-interval must be positive")
@@ -271,6 +255,8 @@ type shipper struct {
 	addCtx context.Context // for Add: not cancelled by a signal
 	read   atomic.Int64    // events read
 	bad    atomic.Int64    // events or lines that could not become documents
+	inputs atomic.Int64    // files, stdin, the live stream or the dead-letter file read
+	badIn  atomic.Int64    // inputs that could not be read, or not to their end
 }
 
 // run is the whole command: main calls it under a context that a signal ends.
@@ -336,30 +322,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	elapsed := time.Since(began)
 
 	st := s.w.Stats()
-	failed := st.Failed + s.bad.Load()
-	if !o.quiet || failed > 0 || readErr != nil {
-		rate := float64(st.Indexed) / max(elapsed.Seconds(), 1e-9)
-		how := ""
-		if interrupted {
-			how = " (interrupted)"
-		}
-		fmt.Fprintf(stderr, "oxstash: %d events read, %d documents sent, %d indexed, %d failed in %.1fs (%.0f docs/s)%s\n",
-			s.read.Load(), st.Added, st.Indexed, failed, elapsed.Seconds(), rate, how)
-		n, reasons := dl.count()
-		for _, r := range reasons {
-			fmt.Fprintf(stderr, "oxstash: not indexed: %s\n", r)
-		}
-		if n > 0 && o.deadLetter != "-" {
-			fmt.Fprintf(stderr, "oxstash: %d rejected documents appended to %s (send them again with --replay)\n", n, o.deadLetter)
-		}
+	res := outcome{inputs: s.inputs.Load(), badInputs: s.badIn.Load(), events: s.read.Load(), badEvents: s.bad.Load(),
+		documents: st.Added, indexed: st.Indexed, elapsed: elapsed, interrupted: interrupted}
+	dl.count(&res)
+	what, failed := res.failed()
+	if !o.quiet || failed || readErr != nil {
+		res.summary(stderr, o.deadLetter)
 	}
 	switch {
 	case readErr != nil:
 		return readErr
 	case dlErr != nil:
 		return dlErr
-	case failed > 0:
-		return fmt.Errorf("oxstash: %d documents failed", failed)
+	case failed:
+		return fmt.Errorf("oxstash: %s", what)
 	case closeErr != nil && !errors.Is(closeErr, esbulk.ErrClosed):
 		return fmt.Errorf("oxstash: %w", closeErr)
 	}
@@ -374,6 +350,7 @@ func (s *shipper) source(ctx context.Context) error {
 	case o.replay != "":
 		return s.replay(ctx, o.replay)
 	case o.live:
+		s.inputs.Add(1)
 		return s.live(ctx)
 	case len(o.files) == 0:
 		return s.file(ctx, "stdin", s.stdin)
@@ -419,12 +396,7 @@ func (w *syncWriter) Write(p []byte) (int, error) {
 
 // isTerminal reports whether r is a terminal (then there is no input to read).
 func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return cli.IsTerminal(r)
 }
 
 // match applies -n: an exact type, or a prefix when it ends with '*'.
@@ -445,7 +417,8 @@ func (s *shipper) open(ctx context.Context, name string) error {
 	}
 	f, err := os.Open(name)
 	if err != nil {
-		s.bad.Add(1)
+		s.inputs.Add(1)
+		s.badIn.Add(1) // an input error, not a document's
 		fmt.Fprintf(s.stderr, "oxstash: %v\n", err)
 		return nil // the other files still go
 	}
@@ -456,9 +429,10 @@ func (s *shipper) open(ctx context.Context, name string) error {
 // file ships the events of one log stream (plain, gzip or bzip2). A corrupt
 // stream is reported and counted; its events before the damage are shipped.
 func (s *shipper) file(ctx context.Context, name string, r io.Reader) error {
+	s.inputs.Add(1)
 	lr, err := ox.NewLogReader(r)
 	if err != nil {
-		s.bad.Add(1)
+		s.badIn.Add(1)
 		fmt.Fprintf(s.stderr, "oxstash: %s: %v\n", name, err)
 		return nil
 	}
@@ -475,7 +449,7 @@ func (s *shipper) file(ctx context.Context, name string, r io.Reader) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			s.bad.Add(1)
+			s.badIn.Add(1) // damaged: the events before the damage were shipped
 			fmt.Fprintf(s.stderr, "oxstash: %s: %v\n", name, err)
 			return nil
 		}
@@ -529,6 +503,10 @@ func (s *shipper) live(ctx context.Context) error {
 			if err == io.EOF || ctx.Err() != nil {
 				return ctx.Err()
 			}
+			var wrong *ox.WrongPortError
+			if errors.As(err, &wrong) {
+				return fmt.Errorf("oxstash: %w", err) // names both ports already
+			}
 			return fmt.Errorf("oxstash: stream: %w", err)
 		}
 		last.Store("")
@@ -540,6 +518,7 @@ func (s *shipper) live(ctx context.Context) error {
 
 // replay sends the documents of a dead-letter file again.
 func (s *shipper) replay(ctx context.Context, path string) error {
+	s.inputs.Add(1)
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("oxstash: replay: %w", err)

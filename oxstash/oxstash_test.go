@@ -194,7 +194,8 @@ func TestShipsTheFixtureLogFilesIntoVictoriaLogs(t *testing.T) {
 			if err != nil {
 				t.Fatalf("oxstash: %v\n%s", err, stderr)
 			}
-			want := fmt.Sprintf("%d events read, %d documents sent, %d indexed, 0 failed", len(tc.want), len(tc.want), len(tc.want))
+			n := len(tc.want)
+			want := fmt.Sprintf("%s read\noxstash: %s: %d indexed, 0 not delivered, 0 rejected by the node", plural(n, "event"), plural(n, "document"), n)
 			if !strings.Contains(stderr, want) {
 				t.Fatalf("summary %q, want %q", stderr, want)
 			}
@@ -291,10 +292,12 @@ func TestRejectedDocumentsGoToTheDeadLetterFileAndCanBeReplayed(t *testing.T) {
 	}
 	dead := filepath.Join(t.TempDir(), "dead.ndjson")
 	_, stderr, err := runOxstash(t, context.Background(), nil, append([]string{"-e", es.srv.URL, "-d", dead}, fixtureFiles(t, "logs-daily")...)...)
-	if err == nil || !strings.Contains(err.Error(), "1 documents failed") {
+	if err == nil || err.Error() != "oxstash: 1 document rejected by the node" {
 		t.Fatalf("oxstash returned %v, want 1 failure\n%s", err, stderr)
 	}
-	if !strings.Contains(stderr, "8 events read, 8 documents sent, 7 indexed, 1 failed") || !strings.Contains(stderr, "1 rejected documents appended to "+dead) {
+	if !strings.Contains(stderr, "8 events read\noxstash: 8 documents: 7 indexed, 0 not delivered, 1 rejected by the node") ||
+		!strings.Contains(stderr, "oxstash: rejected by the node: status 400: mapper_parsing_exception") ||
+		!strings.Contains(stderr, "1 document appended to "+dead) {
 		t.Fatalf("summary %q", stderr)
 	}
 	if es.count() != 7 {
@@ -348,7 +351,8 @@ func TestNothingIsLostWhenTheStoreIsDown(t *testing.T) {
 	es.srv.Close() // connection refused from now on
 	dead := filepath.Join(t.TempDir(), "dead.ndjson")
 	_, stderr, err := runOxstash(t, context.Background(), nil, append([]string{"-e", url, "-d", dead, "--max-retries", "0"}, fixtureFiles(t, "logs-daily")...)...)
-	if err == nil || !strings.Contains(stderr, "0 indexed, 8 failed") {
+	if err == nil || !strings.Contains(stderr, "8 documents: 0 indexed, 8 not delivered, 0 rejected by the node") ||
+		!strings.Contains(stderr, "oxstash: not delivered, node unreachable: ") || strings.Contains(stderr, "rejected documents") {
 		t.Fatalf("err %v, summary %q", err, stderr)
 	}
 	b, _ := os.ReadFile(dead)
@@ -401,7 +405,7 @@ func TestSignalFlushesWhatWasRead(t *testing.T) {
 	}
 	cancel()
 	r := <-done
-	if r.err != nil || !strings.Contains(r.stderr, "8 indexed, 0 failed") || !strings.Contains(r.stderr, "(interrupted)") {
+	if r.err != nil || !strings.Contains(r.stderr, "8 indexed, 0 not delivered, 0 rejected by the node") || !strings.Contains(r.stderr, "(interrupted)") {
 		t.Fatalf("err %v, summary %q", r.err, r.stderr)
 	}
 	if n := es.count(); n != 8 {

@@ -229,6 +229,10 @@ func (c *catCmd) run(ctx context.Context, typ string, r timeRange) (err error) {
 		all, err = localSources(c.g, c.app.warnf)
 	} else {
 		var st store
+		if c.g.bucket == "" {
+			// Both ways out: the bucket, or the files on this host.
+			return cli.Usagef("cat: no bucket: give --bucket or set BLUEOX_BUCKET, or add --local to read the files under --log-path (%s)", c.g.logPath)
+		}
 		if st, err = c.app.openStore(c.g); err != nil {
 			return err
 		}

@@ -89,6 +89,7 @@ func (a *app) run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("oxstore", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	g.register(fs)
+	cli.Conventions(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(a.stdout, mainUsage)
@@ -154,6 +155,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 // parseFlags parses a subcommand's arguments; usage is its help text.
 func (a *app) parseFlags(fs *flag.FlagSet, args []string, usage string) error {
 	fs.SetOutput(io.Discard)
+	cli.Conventions(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(a.stdout, usage)

@@ -557,6 +557,8 @@ func TestCommandLine(t *testing.T) {
 		{"bad hour", []string{"cat", "request", "--local", "--start", "20261124 25:00"}, 2, "bad date"},
 		{"end before start", []string{"cat", "request", "--local", "--start", "20261124", "--end", "20261120"}, 2, "before"},
 		{"upload without a bucket", []string{"upload"}, 2, "no bucket"},
+		{"cat without a bucket names --local too", []string{"cat", "--log-path=/var/log/blueox", "--start=20261124", "--end=20261125", "request"}, 2,
+			"oxstore: cat: no bucket: give --bucket or set BLUEOX_BUCKET, or add --local to read the files under --log-path (/var/log/blueox)\n"},
 		{"negative retain", []string{"prune", "--retain-days", "-1"}, 2, "0 or more"},
 		{"type that is a path", []string{"cat", "a/../etc", "--local"}, 2, "path separator"},
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -18,15 +17,18 @@ import (
 	"github.com/blueox/ox/internal/evjson"
 )
 
-const usageText = `usage: oxview [flags]
+const usageText = `usage: oxview [flags] [FILE...]
 
 Prints BlueOx events as JSON, one object per line.
 
-Input is the live stream of a collector (oxd) when -H is given or stdin is a
-terminal, else stdin: a log file as oxd writes it (concatenated MessagePack
-maps), plain or compressed with gzip or bzip2 (recognised by its first bytes):
+Input is the live stream of a collector (oxd) when -H is given, else the log
+FILEs ("-" is stdin), else stdin when it is not a terminal (when it is, the
+live stream of the local collector). A log file is what oxd writes
+(concatenated MessagePack maps), plain or compressed with gzip or bzip2
+(recognised by its first bytes):
 
   oxview -H logs.example.com -n 'request*'
+  oxview -p /var/log/blueox/20261124/request-20261124.log
   oxview -p < /var/log/blueox/20261124/request-20261124.log
   oxview --group < request-20261123.log.bz2
 
@@ -49,8 +51,11 @@ Output that JSON cannot hold as is: invalid UTF-8 in a string becomes U+FFFD,
 binary data that is not UTF-8 a base64 string, NaN and infinities the strings
 "NaN", "Infinity", "-Infinity".
 
+Flags with a '-' also answer to '_' (--type_name); durations take Go
+durations or seconds (--reconnect-after 10).
+
 Exit status: 0 done, 1 unreadable or damaged input (everything before the damage
-is printed first), 2 usage error.
+is printed first; with several FILEs the others are still read), 2 usage error.
 `
 
 type options struct {
@@ -84,7 +89,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.BoolVar(&o.pretty, "p", false, "")
 	fs.BoolVar(&o.pretty, "pretty", false, "")
 	fs.BoolVar(&o.group, "group", false, "")
-	fs.DurationVar(&o.reconnect, "reconnect-after", 30*time.Second, "")
+	cli.DurationVar(fs, &o.reconnect, "reconnect-after", 30*time.Second, "")
+	cli.Conventions(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usageText)
@@ -92,27 +98,31 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return usageError{err.Error()}
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q (input is stdin or the live stream)", fs.Arg(0))}
+	files := fs.Args()
+	if len(files) > 0 && o.host != "" {
+		return usageError{"-H reads the live stream; it cannot be combined with FILE arguments"}
 	}
 	if o.reconnect <= 0 {
 		return usageError{"--reconnect-after must be positive"}
 	}
-	live := o.host != "" || isTerminal(stdin)
+	live := o.host != "" || (len(files) == 0 && isTerminal(stdin))
 	if !live && o.typeName != "" {
-		return usageError{"-n/--type-name filters the live stream; it cannot filter stdin (add -H to read from oxd)"}
+		return usageError{"-n/--type-name filters the live stream; it cannot filter files or stdin (add -H to read from oxd)"}
 	}
 
 	out := bufio.NewWriterSize(stdout, 64<<10)
-	p := &printer{w: out, pretty: o.pretty}
+	p := &printer{w: out, pretty: o.pretty, ctx: ctx}
 	if o.group {
 		p.groups = newGrouper(maxPending)
 	}
 	var err error
-	if live {
+	switch {
+	case live:
 		err = viewLive(ctx, o, p, stderr)
-	} else {
-		err = viewStream(p, stdin, out, ctx)
+	case len(files) > 0:
+		err = viewFiles(p, files, stdin, out, stderr)
+	default:
+		err = viewStream(p, "stdin", stdin, out)
 	}
 	if werr := p.finish(); werr != nil && err == nil {
 		err = werr
@@ -126,12 +136,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // isTerminal reports whether r is a terminal (not a file, a pipe or /dev/null).
 func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0 && isTTY(f.Fd())
+	return cli.IsTerminal(r)
 }
 
 func isBrokenPipe(err error) bool {
@@ -144,16 +149,17 @@ type writeError struct{ err error }
 func (e writeError) Error() string { return "write output: " + e.err.Error() }
 func (e writeError) Unwrap() error { return e.err }
 
-// viewStream prints the events of a log stream read from in.
-// It stops at the next read once ctx ends (SIGTERM), however large the input.
-func viewStream(p *printer, in io.Reader, out *bufio.Writer, ctx context.Context) error {
+// viewStream prints the events of a log stream read from in; name (a file
+// name, or "stdin") starts its error messages. It stops at the next read once
+// p.ctx ends (SIGTERM), however large the input.
+func viewStream(p *printer, name string, in io.Reader, out *bufio.Writer) error {
 	// Flush what is printed before waiting for more input, so a slow pipe
 	// (tail -f file | oxview) shows each event as it comes.
 	lr, err := ox.NewLogReader(flushingReader{r: in, w: out})
 	if err != nil {
-		return fmt.Errorf("stdin: %w", err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	r := ox.NewReader(cli.ContextReader(ctx, lr))
+	r := ox.NewReader(cli.ContextReader(p.ctx, lr))
 	n := 0
 	for {
 		raw, err := r.Next()
@@ -166,12 +172,12 @@ func viewStream(p *printer, in io.Reader, out *bufio.Writer, ctx context.Context
 			}
 			var ce *ox.CorruptError
 			if errors.As(err, &ce) {
-				return fmt.Errorf("stdin: %w (after %d good events)", err, n)
+				return fmt.Errorf("%s: %w (after %d good events)", name, err, n)
 			}
-			return fmt.Errorf("stdin: reading after %d good events (byte %d): %w", n, r.Offset(), err)
+			return fmt.Errorf("%s: reading after %d good events (byte %d): %w", name, n, r.Offset(), err)
 		}
 		if err := p.load(raw); err != nil {
-			return fmt.Errorf("stdin: event at byte %d: %w (after %d good events)", r.Offset()-int64(len(raw)), err, n)
+			return fmt.Errorf("%s: event at byte %d: %w (after %d good events)", name, r.Offset()-int64(len(raw)), err, n)
 		}
 		n++
 		if err := p.event(); err != nil {
@@ -241,6 +247,7 @@ func viewLive(ctx context.Context, o options, p *printer, stderr io.Writer) erro
 
 // printer writes events in the chosen output form.
 type printer struct {
+	ctx    context.Context // reading stops once it ends
 	w      *bufio.Writer
 	pretty bool
 	groups *grouper // nil without --group

@@ -315,7 +315,8 @@ func TestUsageErrors(t *testing.T) {
 		{"type name with stdin", []string{"-n", "request"}},
 		{"long type name with stdin", []string{"--type-name=request*"}},
 		{"unknown flag", []string{"--nope"}},
-		{"argument", []string{"file.log"}},
+		{"a file with the live stream", []string{"-H", "127.0.0.1", "file.log"}},
+		{"type name with a file", []string{"-n", "request", "file.log"}},
 		{"bad port", []string{"-H", "localhost:abc"}},
 	}
 	for _, c := range cases {

@@ -10,6 +10,9 @@ import (
 // SIGTERM instead of finishing the input first. A read already blocked in r is not
 // interrupted.
 func ContextReader(ctx context.Context, r io.Reader) io.Reader {
+	if ctx == nil {
+		return r
+	}
 	return &ctxReader{ctx: ctx, r: r}
 }
 

@@ -115,7 +115,7 @@ func (o *Oxd) try(extra ...string) error {
 	t := o.t
 	t.Helper()
 	streamPort := testenv.FreePort(t)
-	args := []string{"--control", o.Control, "--collect", o.Collect,
+	args := []string{"--control", o.Control, "--collect", o.Collect, "--http=",
 		"--stream-port", strconv.Itoa(streamPort)}
 	if o.LogPath != "" {
 		args = append(args, "--log-path", o.LogPath)

@@ -1,8 +1,10 @@
 // Command oxload measures oxd's collection throughput: a separate sender process
 // blasts pre-encoded events over one PUSH connection; the run ends when every event
-// is on disk under oxd's log path, with one stream subscriber attached. The same blast
-// into a bare libzmq PULL socket (pyzmq) and a bare zmq4 PULL socket gives the
-// ceilings. It reports medians of several runs, oxd's peak RSS (VmHWM) and CPU
+// is on disk under oxd's log path, with one stream subscriber attached (unless
+// -sub=false). The same blast into a bare libzmq PULL socket (pyzmq), a bare zmq4
+// PULL socket, and a program that copies the connection's bytes to a file with
+// no parsing ("copy": the ceiling for anything that stores what it receives)
+// gives the ceilings. It reports medians of several runs, oxd's peak RSS (VmHWM) and CPU
 // time and, with -cpuprofile, a CPU profile of oxd.
 //
 //	go build -o /tmp/oxd ./oxd && go run ./oxd/internal/oxload -oxd /tmp/oxd
@@ -18,6 +20,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +43,9 @@ func main() {
 			return
 		case "zmq4pull":
 			check(zmq4Pull(os.Args[2:]))
+			return
+		case "copyto":
+			check(copyTo(os.Args[2:]))
 			return
 		}
 	}
@@ -162,7 +168,8 @@ func bench(args []string) error {
 	size := fs.Int("size", 300, "bytes per data frame (about)")
 	runs := fs.Int("runs", 5, "runs per target; medians are reported")
 	python := fs.String("python", "/usr/bin/python3", "python3 with pyzmq")
-	targets := fs.String("targets", "libzmq,zmq4,oxd", "what to measure, in this order each round")
+	targets := fs.String("targets", "libzmq,zmq4,oxd", "what to measure, in this order each round: libzmq, zmq4, copy, oxd")
+	withSub := fs.Bool("sub", true, "attach a stream subscriber to oxd")
 	cpuprofile := fs.String("cpuprofile", "", "write oxd's CPU profile of the last run here")
 	dir := fs.String("dir", "", "parent of oxd's log path (default: the system's temporary directory)")
 	if err := fs.Parse(args); err != nil {
@@ -188,12 +195,17 @@ func bench(args []string) error {
 				r, err = runPull(self, *n, *size, *python, "-c", pyPull)
 			case "zmq4":
 				r, err = runPull(self, *n, *size, self, "zmq4pull")
+			case "copy":
+				r, err = runCopy(self, *dir, *n, *size)
 			case "oxd":
 				prof := ""
 				if run == *runs-1 {
 					prof = *cpuprofile
 				}
-				r, err = runOxd(self, *oxdBin, *dir, *n, *size, prof)
+				r, err = runOxd(self, *oxdBin, *dir, *n, *size, prof, "", *withSub)
+			case "oxdhttp", "oxdscrape":
+				// oxd with --http on, without and with /metrics scraped every second.
+				r, err = runOxd(self, *oxdBin, *dir, *n, *size, "", target, *withSub)
 			default:
 				return fmt.Errorf("unknown target %q", target)
 			}
@@ -201,8 +213,11 @@ func bench(args []string) error {
 				return fmt.Errorf("%s: %w", target, err)
 			}
 			fmt.Printf("run %d %-6s %9.0f events/s", run+1, target, r.rate)
-			if target == "oxd" {
+			switch {
+			case strings.HasPrefix(target, "oxd"):
 				fmt.Printf("  VmHWM %d MiB  CPU %.2f s  subscriber got %d, dropped %d", r.hwmKiB/1024, r.cpu, r.subGot, r.dropped)
+			case target == "copy":
+				fmt.Printf("  CPU %.2f s", r.cpu)
 			}
 			fmt.Println()
 			res[target] = append(res[target], r)
@@ -217,6 +232,28 @@ func bench(args []string) error {
 		}
 		med[target] = median(rates)
 		fmt.Printf("  %-6s %9.0f events/s\n", target, med[target])
+	}
+	for _, tgt := range []string{"oxdhttp", "oxdscrape"} {
+		base, with := res["oxd"], res[tgt]
+		if len(base) == 0 || len(with) != len(base) {
+			continue
+		}
+		// Ratios of the same round, where the machine's load was alike.
+		var rate, cpu []float64
+		for i := range base {
+			rate = append(rate, with[i].rate/base[i].rate)
+			if base[i].cpu > 0 {
+				cpu = append(cpu, with[i].cpu/base[i].cpu)
+			}
+		}
+		fmt.Printf("  %s / oxd: rate %.3fx (median of rounds), CPU %.3fx\n", tgt, median(rate), median(cpu))
+	}
+	if rs := res["copy"]; len(rs) > 0 {
+		cpu := make([]float64, 0, len(rs))
+		for _, r := range rs {
+			cpu = append(cpu, r.cpu)
+		}
+		fmt.Printf("  copy CPU (user + system) median %.2f s, %.2f µs per event\n", median(cpu), median(cpu)/float64(*n)*1e6)
 	}
 	if rs := res["oxd"]; len(rs) > 0 {
 		hwm := make([]float64, 0, len(rs))
@@ -234,6 +271,9 @@ func bench(args []string) error {
 		}
 		if med["zmq4"] > 0 {
 			fmt.Printf("  oxd / zmq4 PULL   = %.2fx\n", med["oxd"]/med["zmq4"])
+		}
+		if med["copy"] > 0 {
+			fmt.Printf("  oxd / copy to a file = %.2fx\n", med["oxd"]/med["copy"])
 		}
 	}
 	return nil
@@ -330,7 +370,7 @@ func runPull(self string, n, size int, prog string, progArgs ...string) (result,
 }
 
 // runOxd measures oxd writing to a fresh log path with one subscriber attached.
-func runOxd(self, bin, parent string, n, size int, cpuprofile string) (result, error) {
+func runOxd(self, bin, parent string, n, size int, cpuprofile, mode string, withSub bool) (result, error) {
 	dir, err := os.MkdirTemp(parent, "oxload")
 	if err != nil {
 		return result{}, err
@@ -339,6 +379,16 @@ func runOxd(self, bin, parent string, n, size int, cpuprofile string) (result, e
 	collect, _ := freeAddr()
 	control, _ := freeAddr()
 	args := []string{"-c", collect, "-t", control, "-l", filepath.Join(dir, "logs")}
+	httpAddr, _ := freeAddr()
+	if mode == "" {
+		httpAddr = ""
+	}
+	args = append(args, "--http="+httpAddr)
+	if mode == "oxdscrape" {
+		stop := make(chan struct{})
+		defer close(stop)
+		go scrape("http://"+httpAddr+"/metrics", stop)
+	}
 	if cpuprofile != "" {
 		args = append(args, "--cpuprofile", cpuprofile)
 	}
@@ -365,20 +415,31 @@ func runOxd(self, bin, parent string, n, size int, cpuprofile string) (result, e
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	// One subscriber to everything, reading as fast as it can.
 	var subGot atomic.Int64
+	if withSub {
+		if err := subscribe(streamPort, control, &subGot); err != nil {
+			return result{}, err
+		}
+	}
+	return blastOxd(self, cmd.Process.Pid, collect, control, filepath.Join(dir, "logs"), n, size, &subGot)
+}
+
+// subscribe attaches one subscriber to everything on oxd's stream port, reading
+// as fast as it can, and waits until oxd has registered it.
+func subscribe(streamPort int, control string, subGot *atomic.Int64) error {
 	nc, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(streamPort)))
 	if err != nil {
-		return result{}, err
+		return err
 	}
-	defer nc.Close()
 	sub, err := zmtp.Handshake(nc, "SUB", 5*time.Second)
 	if err != nil {
-		return result{}, err
+		nc.Close()
+		return err
 	}
 	sub.WriteMsg([]byte{1})
 	sub.Flush()
 	go func() {
+		defer nc.Close() // ends when oxd closes it at exit
 		var frames [][]byte
 		buf := make([]byte, 1<<16)
 		alloc := func(k int) []byte {
@@ -406,10 +467,16 @@ func runOxd(self, bin, parent string, n, size int, cpuprofile string) (result, e
 			}
 		}
 		if i > 200 {
-			return result{}, fmt.Errorf("subscription not registered")
+			return fmt.Errorf("subscription not registered")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	return nil
+}
+
+// blastOxd sends n events to the oxd at pid and waits until its log files hold
+// every byte of them.
+func blastOxd(self string, pid int, collect, control, logs string, n, size int, subGot *atomic.Int64) (result, error) {
 
 	_, datas := events(64, size)
 	var want int64
@@ -421,7 +488,6 @@ func runOxd(self, bin, parent string, n, size int, cpuprofile string) (result, e
 		return result{}, err
 	}
 	t0 := <-start
-	logs := filepath.Join(dir, "logs")
 	var t1 int64
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
@@ -436,7 +502,7 @@ func runOxd(self, bin, parent string, n, size int, cpuprofile string) (result, e
 		time.Sleep(2 * time.Millisecond)
 	}
 	sender.Wait()
-	r := result{rate: float64(n) / (float64(t1-t0) / 1e9), hwmKiB: vmHWM(cmd.Process.Pid), cpu: cpuSeconds(cmd.Process.Pid)}
+	r := result{rate: float64(n) / (float64(t1-t0) / 1e9), hwmKiB: vmHWM(pid), cpu: cpuSeconds(pid)}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	st, err := ox.Status(ctx, control)
 	cancel()
@@ -451,6 +517,24 @@ func runOxd(self, bin, parent string, n, size int, cpuprofile string) (result, e
 	time.Sleep(100 * time.Millisecond)
 	r.subGot = subGot.Load()
 	return r, nil
+}
+
+// scrape GETs url every second until stop, as a Prometheus server would.
+func scrape(url string, stop <-chan struct{}) {
+	c := &http.Client{Timeout: 5 * time.Second}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if resp, err := c.Get(url); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}
+	}
 }
 
 func dirSize(dir string) int64 {

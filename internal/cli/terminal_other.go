@@ -1,6 +1,6 @@
 //go:build !linux && !darwin && !freebsd && !netbsd && !openbsd && !dragonfly
 
-package main
+package cli
 
 // isTTY cannot ask the terminal driver here: a character device is taken for one.
 func isTTY(fd uintptr) bool { return true }
