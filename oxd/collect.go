@@ -210,8 +210,7 @@ func (c *collector) Run(ctx context.Context) {
 			c.serve(ctx, nc, e)
 		}()
 	}
-	c.track.closeAll()
-	c.wg.Wait()
+	c.wg.Wait() // connections drain (drainIdle, drainMax) and end on their own
 }
 
 func (c *collector) drop(r reason, err error, from net.Addr) {
