@@ -3,9 +3,9 @@
 # OX_TOOLS_BIN, which `make deps` fills (MinIO, VictoriaLogs; Python zmq under CI).
 GO ?= go
 export OX_TOOLS_BIN ?= $(HOME)/.cache/ox-test/bin
-FUZZTIME ?= 5s
+FUZZTIME ?= 2000x
 
-.PHONY: all test fmt vet unit fuzz deps bench build vendor-check peerbench deb
+.PHONY: all test fmt vet unit fuzz deps bench build vendor-check peerbench deb adversarial
 
 all: build
 
@@ -29,6 +29,12 @@ unit:
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) bash .ci/fuzz
+
+# A longer run of the adversarial test (a short one is part of `make test`):
+# mutated traffic on every port of a live oxd, ADVERSARIAL_TIME long.
+ADVERSARIAL_TIME ?= 2m
+adversarial:
+	OX_ADVERSARIAL_TIME=$(ADVERSARIAL_TIME) $(GO) test -count=1 -v -timeout 60m -run '^TestAdversarialTraffic$$' ./oxd/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./...

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"testing/iotest"
 
 	"github.com/blueox/ox"
 	"github.com/blueox/ox/internal/testenv"
@@ -40,6 +41,7 @@ func FuzzReader(f *testing.F) {
 	f.Add(all)
 	f.Add([]byte{0x81, 0xdb, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, stream []byte) {
+		defer checkShortReadsAndBound(t, stream)
 		rd := ox.NewReader(bytes.NewReader(stream))
 		total := 0
 		for {
@@ -87,4 +89,45 @@ func FuzzDecodeRoundTrip(f *testing.F) {
 			t.Fatalf("re-encoded value does not decode: %v", err)
 		}
 	})
+}
+
+// checkShortReadsAndBound reads stream again through short reads with a 64-byte
+// event bound: the values are those of a plain read, up to the first one over the
+// bound, which ends the stream with an error at its offset.
+func checkShortReadsAndBound(t *testing.T, stream []byte) {
+	var want [][]byte
+	plain := ox.NewReader(bytes.NewReader(stream))
+	for {
+		v, err := plain.Next()
+		if err != nil {
+			break
+		}
+		want = append(want, append([]byte(nil), v...))
+	}
+	rd := ox.NewReader(iotest.HalfReader(bytes.NewReader(stream)))
+	rd.SetMaxEvent(64)
+	off := 0
+	for i := 0; ; i++ {
+		v, err := rd.Next()
+		if err == io.EOF {
+			if i != len(want) || off != len(stream) {
+				t.Fatalf("short reads: EOF after %d values, plain read gave %d", i, len(want))
+			}
+			return
+		}
+		if err != nil {
+			var ce *ox.CorruptError
+			if !errors.As(err, &ce) || ce.Offset != int64(off) {
+				t.Fatalf("short reads: error %v after %d bytes", err, off)
+			}
+			if i < len(want) && len(want[i]) <= 64 {
+				t.Fatalf("short reads: value %d of %d bytes refused: %v", i, len(want[i]), err)
+			}
+			return
+		}
+		if i >= len(want) || !bytes.Equal(v, want[i]) || len(v) > 64 {
+			t.Fatalf("short reads: value %d differs from the plain read's", i)
+		}
+		off += len(v)
+	}
 }

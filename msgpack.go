@@ -20,6 +20,10 @@ var ErrTruncated = msgp.ErrTruncated
 // risking the stack.
 const maxDepth = 256
 
+// maxPrealloc bounds the elements Decode makes room for from a count it has not yet
+// seen the values of.
+const maxPrealloc = 1024
+
 // Ext is a MessagePack extension value other than a timestamp.
 type Ext struct {
 	Type int8
@@ -176,18 +180,22 @@ func (d *decoder) value(depth int) (any, error) {
 		if h.N > rest {
 			return nil, ErrTruncated
 		}
-		out := make([]any, h.N)
-		for i := range out {
-			if out[i], err = d.value(depth + 1); err != nil {
+		// Capacity from the count only up to a bound: elements decoded as any
+		// take 16 bytes each for the 1 byte a nil or fixint takes on the wire.
+		out := make([]any, 0, min(h.N, maxPrealloc))
+		for range h.N {
+			v, err := d.value(depth + 1)
+			if err != nil {
 				return nil, err
 			}
+			out = append(out, v)
 		}
 		return out, nil
 	case msgp.Map:
 		if 2*h.N > rest {
 			return nil, ErrTruncated
 		}
-		out := make(map[string]any, h.N)
+		out := make(map[string]any, min(h.N, maxPrealloc))
 		for i := 0; i < h.N; i++ {
 			k, err := d.value(depth + 1)
 			if err != nil {

@@ -51,12 +51,15 @@ const (
 	dropTooLarge                  // message over --max-event-bytes
 	dropProtocol                  // ZMTP violation: the connection was closed
 	dropHandshake                 // a connection that never completed the handshake
+	dropPanic                     // serving the connection panicked: it was closed
+	dropBusy                      // a large message found no room in the shared bound on incomplete messages; the connection was closed
 	nReasons
 )
 
 var reasonNames = [nReasons]string{
 	"frames", "meta_size", "meta_version", "meta_name", "type_name", "not_msgpack",
 	"truncated", "trailing_bytes", "not_map", "too_large", "protocol", "handshake",
+	"panic", "busy",
 }
 
 // checkMessage validates the frames of one message as PROTOCOL.md §2 describes. The
@@ -121,7 +124,11 @@ type collector struct {
 	// starts: until idle for drainIdle, at most drainMax.
 	drainIdle, drainMax time.Duration
 
-	maxConns int // connections at once, handshakes included; more are refused
+	maxConns int        // connections at once, handshakes included
+	track    *connTrack // the open connections; at maxConns the longest-idle goes
+	onPanic  panicHandler
+	idle     time.Duration // a connection that completes no message for this long is closed
+	budget   *zmtp.Budget  // memory of incomplete messages, over every connection
 
 	slabs  *slabPool    // frame memory, shared by the connections
 	evFree chan []event // handled batches' event slices, for reuse
@@ -152,6 +159,9 @@ func newCollector(addr string, out chan<- batch, maxEvent, maxConns int, log *sl
 		out:       out,
 		maxEvent:  maxEvent,
 		maxConns:  maxConns,
+		track:     newConnTrack(maxConns),
+		idle:      collectIdle,
+		budget:    zmtp.NewBudget(incompleteBudget(maxEvent), 5*time.Second),
 		log:       log,
 		badLog:    newRateLog(log, 10*time.Second),
 		drainIdle: 250 * time.Millisecond,
@@ -180,21 +190,27 @@ func (c *collector) Run(ctx context.Context) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		if c.accepted.Load() >= int64(c.maxConns) {
+		e, evicted := c.track.admit(nc)
+		if e == nil {
 			c.refused.Add(1)
-			c.badLog.Warn("maxconns", "collect: too many connections; refused one", "from", nc.RemoteAddr(), "max", c.maxConns)
 			nc.Close()
 			continue
+		}
+		if evicted != nil {
+			c.badLog.Warn("maxconns", "collect: at the connection limit; closed the longest-idle connection for a new one",
+				"closed", evicted.RemoteAddr(), "from", nc.RemoteAddr(), "max", c.maxConns)
 		}
 		c.accepted.Add(1)
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
 			defer c.accepted.Add(-1)
-			c.serve(ctx, nc)
+			defer c.track.remove(nc)
+			defer catchPanic(c.onPanic, "collect", nc.RemoteAddr())
+			c.serve(ctx, nc, e)
 		}()
 	}
-	c.wg.Wait()
+	c.wg.Wait() // connections drain (drainIdle, drainMax) and end on their own
 }
 
 func (c *collector) drop(r reason, err error, from net.Addr) {
@@ -206,7 +222,7 @@ func (c *collector) drop(r reason, err error, from net.Addr) {
 	c.badLog.Warn("drop:"+reasonNames[r], "dropped a bad message", args...)
 }
 
-func (c *collector) serve(ctx context.Context, nc net.Conn) {
+func (c *collector) serve(ctx context.Context, nc net.Conn, e *connEntry) {
 	defer nc.Close()
 	if ctx.Err() != nil {
 		return
@@ -219,7 +235,7 @@ func (c *collector) serve(ctx context.Context, nc net.Conn) {
 		_ = nc.SetReadDeadline(time.Now().Add(c.drainIdle))
 	})
 	defer stop()
-	zc, err := zmtp.Handshake(nc, "PULL", 10*time.Second)
+	zc, err := zmtp.Handshake(nc, "PULL", handshakeTime)
 	if err != nil {
 		if ctx.Err() == nil {
 			c.drop(dropHandshake, err, nc.RemoteAddr())
@@ -229,17 +245,21 @@ func (c *collector) serve(ctx context.Context, nc net.Conn) {
 	if drainStart.Load() != 0 { // the handshake's own deadline replaced the drain's
 		_ = nc.SetReadDeadline(time.Now().Add(c.drainIdle))
 	}
+	zc.SetBudget(c.budget)
 	c.conns.Add(1)
 	defer c.conns.Add(-1)
 	c.log.Debug("collect: connection", "from", nc.RemoteAddr())
 
 	var frames [][]byte
+	var deadlineSet time.Time // when the idle deadline was last moved
 	sa := &slabAlloc{pool: c.slabs}
 	defer sa.close()
 	evs := c.events()
 	batchBytes := 0
 	send := func() {
 		if len(evs) > 0 {
+			// A sender that never lets its buffer run dry is not idle.
+			e.touch()
 			c.out <- batch{events: evs, slabs: sa.take(), free: c.evFree} // the loop drains until every source is done
 			evs = c.events()
 			batchBytes = 0
@@ -255,7 +275,22 @@ func (c *collector) serve(ctx context.Context, nc net.Conn) {
 			// while idle.
 			send()
 			sa.idle()
+			// A message is complete: the connection is active. The next one must
+			// complete within c.idle (trickling counts as idle), unless shutdown
+			// has set the shorter drain deadline.
+			// The deadline moves at most once a second: a busy connection
+			// passes here every few events.
+			now := time.Now()
+			e.last.Store(now.UnixNano())
+			if now.Sub(deadlineSet) >= time.Second && drainStart.Load() == 0 {
+				deadlineSet = now
+				_ = nc.SetReadDeadline(now.Add(c.idle))
+				if drainStart.Load() != 0 {
+					_ = nc.SetReadDeadline(time.Now().Add(c.drainIdle))
+				}
+			}
 		}
+		clear(frames) // hold no reference to the last message's memory while waiting
 		m, err := zc.ReadMsg(frames, c.maxEvent, sa.alloc)
 		if err != nil {
 			if errors.Is(err, zmtp.ErrTooLarge) {
@@ -265,7 +300,9 @@ func (c *collector) serve(ctx context.Context, nc net.Conn) {
 				}
 				continue
 			}
-			if errors.Is(err, zmtp.ErrProtocol) || errors.Is(err, io.ErrUnexpectedEOF) {
+			if errors.Is(err, zmtp.ErrBusy) {
+				c.drop(dropBusy, err, nc.RemoteAddr())
+			} else if errors.Is(err, zmtp.ErrProtocol) || errors.Is(err, io.ErrUnexpectedEOF) {
 				c.drop(dropProtocol, err, nc.RemoteAddr())
 			} else if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, net.ErrClosed) {
 				c.log.Debug("collect: connection ended", "from", nc.RemoteAddr(), "err", err)
@@ -287,7 +324,9 @@ func (c *collector) serve(ctx context.Context, nc net.Conn) {
 			}
 			continue
 		}
-		ev.slab = sa.last // data is the message's last frame
+		if len(ev.data) <= slabMaxFrame {
+			ev.slab = sa.last // data is the message's last frame, from sa
+		} // else memory of its own (see zmtp.GrowAbove)
 		evs = append(evs, ev)
 		batchBytes += len(ev.meta) + len(ev.data)
 	}
@@ -310,4 +349,12 @@ func (c *collector) Dropped() map[string]any {
 		m[reasonNames[i]] = c.dropped[i].Load()
 	}
 	return m
+}
+
+// incompleteBudget is the memory the collection port's incomplete messages may
+// hold past zmtp.FreePerConn each: three maximal messages, at least 48 MiB. A
+// thousand connections each holding half a maximal message then cost oxd this
+// much, not a thousand half messages.
+func incompleteBudget(maxEvent int) int64 {
+	return max(48<<20, 3*int64(maxEvent))
 }

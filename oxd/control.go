@@ -24,9 +24,9 @@ type controlServer struct {
 	log      *slog.Logger
 	busyLog  *rateLog
 	handlers map[string]controlHandler
+	onPanic  panicHandler
 
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
+	track *connTrack // at maxControlConns the longest-idle connection goes
 	wg    sync.WaitGroup
 }
 
@@ -37,7 +37,7 @@ const maxRequest = 64 << 10
 const maxControlConns = 128
 
 func newControlServer(l net.Listener, log *slog.Logger) *controlServer {
-	return &controlServer{l: l, log: log, busyLog: newRateLog(log, 10*time.Second), handlers: map[string]controlHandler{}, conns: map[net.Conn]struct{}{}}
+	return &controlServer{l: l, log: log, busyLog: newRateLog(log, 10*time.Second), handlers: map[string]controlHandler{}, track: newConnTrack(maxControlConns)}
 }
 
 // Handle registers the handler of a command; later features (FORWARD, ...) add theirs.
@@ -57,38 +57,37 @@ func (s *controlServer) Run() {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		s.mu.Lock()
-		full := len(s.conns) >= maxControlConns
-		if !full {
-			s.conns[nc] = struct{}{}
-		}
-		s.mu.Unlock()
-		if full {
-			s.busyLog.Warn("busy", "control: too many connections; refused one", "from", nc.RemoteAddr())
+		e, evicted := s.track.admit(nc)
+		if e == nil {
 			nc.Close()
 			continue
+		}
+		if evicted != nil {
+			s.busyLog.Warn("busy", "control: at the connection limit; closed the longest-idle connection for a new one",
+				"closed", evicted.RemoteAddr(), "from", nc.RemoteAddr(), "max", maxControlConns)
 		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			defer func() {
-				s.mu.Lock()
-				delete(s.conns, nc)
-				s.mu.Unlock()
+				s.track.remove(nc)
 				nc.Close()
 			}()
-			s.serve(nc)
+			defer catchPanic(s.onPanic, "control", nc.RemoteAddr())
+			s.serve(nc, e)
 		}()
 	}
 }
 
-func (s *controlServer) serve(nc net.Conn) {
-	zc, err := zmtp.Handshake(nc, "REP", 10*time.Second)
+func (s *controlServer) serve(nc net.Conn, e *connEntry) {
+	zc, err := zmtp.Handshake(nc, "REP", handshakeTime)
 	if err != nil {
 		s.log.Debug("control: handshake failed", "from", nc.RemoteAddr(), "err", err)
 		return
 	}
 	for {
+		e.touch()
+		_ = nc.SetReadDeadline(time.Now().Add(controlIdle))
 		m, err := zc.ReadMsg(nil, maxRequest, nil)
 		var body []byte
 		var envelope [][]byte
@@ -170,10 +169,6 @@ func (s *controlServer) dispatch(body []byte, readErr error) (map[string]any, fu
 // Close stops accepting and ends every connection.
 func (s *controlServer) Close() {
 	s.l.Close()
-	s.mu.Lock()
-	for nc := range s.conns {
-		nc.Close()
-	}
-	s.mu.Unlock()
+	s.track.closeAll()
 	s.wg.Wait()
 }

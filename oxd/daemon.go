@@ -28,6 +28,8 @@ type daemon struct {
 	stats   *stats
 	web     *web // --http (http.go); nil when off
 
+	panicLog *rateLog // panics caught while serving a connection (guard.go)
+
 	// the acknowledged link (--link), when on
 	linkRecv *fwdlink.Receiver
 	linkLn   net.Listener
@@ -86,12 +88,15 @@ func (d *daemon) start() (err error) {
 	}
 	closers = append(closers, func() { cl.Close() })
 	d.control = newControlServer(cl, d.log)
+	d.panicLog = newRateLog(d.log, 10*time.Second)
+	d.collect.onPanic, d.control.onPanic = d.notePanic, d.notePanic
 	host, _, _ := net.SplitHostPort(d.opts.control)
 	sl, err := listenStream(host, d.opts.streamPort)
 	if err != nil {
 		return fmt.Errorf("oxd: stream on %s: %w", host, err)
 	}
 	d.stream = newPublisher(sl, d.log)
+	d.stream.onPanic = d.notePanic
 	switch {
 	case d.opts.spoolPath != "":
 		if err = checkWritable("--spool-path", d.opts.spoolPath); err != nil {
@@ -141,6 +146,7 @@ func (d *daemon) status() map[string]any {
 	s["dropped"] = d.collect.Dropped()
 	s["connections"] = d.collect.conns.Load()
 	s["connections_refused"] = d.collect.refused.Load()
+	s["connections_evicted"] = d.collect.track.evicted.Load()
 	s["stream"] = d.stream.Stats()
 	if d.fwd != nil {
 		s["forward"] = d.fwd.Stats()

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +39,7 @@ type pushForwarder struct {
 func newPushForwarder(addr string, maxBytes int64, log *slog.Logger) *pushForwarder {
 	f := &pushForwarder{maxBytes: maxBytes}
 	errLog := newRateLog(log, 10*time.Second)
+	hintLog := newRateLog(log, 10*time.Minute)
 	f.s = ox.NewSender(addr, &ox.SenderOptions{
 		// The byte bound is the one that matters; the count only sizes the ring.
 		QueueSize:  int(max(1024, maxBytes/int64(ox.MetaSize+1))),
@@ -45,6 +48,9 @@ func newPushForwarder(addr string, maxBytes int64, log *slog.Logger) *pushForwar
 			s := err.Error()
 			f.lastErr.Store(&s)
 			errLog.Warn("forward", "forward", "to", addr, "err", err)
+			if hint := pushWrongPortHint(err); hint != "" {
+				hintLog.Warn("forward-wrong-port", "forward: the target is the wrong kind of port", "to", addr, "err", err, "hint", hint)
+			}
 		},
 	})
 	return f
@@ -73,3 +79,24 @@ func (f *pushForwarder) Stats() map[string]any {
 }
 
 func (f *pushForwarder) Close(ctx context.Context) error { return f.s.Close(ctx) }
+
+// pushWrongPortHint returns advice when a plain PUSH forwarder's error shows its
+// target is not a collection port (e.g. an oxd --link port, a ROUTER).
+func pushWrongPortHint(err error) string {
+	peer := ""
+	var wrong *ox.WrongPortError
+	if errors.As(err, &wrong) {
+		peer = wrong.Peer
+	} else if s := err.Error(); strings.Contains(s, `peer="`) {
+		peer, _, _ = strings.Cut(s[strings.Index(s, `peer="`)+len(`peer="`):], `"`)
+	}
+	switch peer {
+	case "":
+		return ""
+	case "ROUTER":
+		return "the target is a link port (--link, default 3515), which takes only spooled forwarding: add --spool-path to forward there, or point --forward at the collector's collection port (default 3514)"
+	case "PULL":
+		return ""
+	}
+	return "the target is not a collection port: point --forward at the collector's collection port (default 3514)"
+}

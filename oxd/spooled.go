@@ -184,7 +184,8 @@ func (d *daemon) startLink() error {
 	if d.opts.logPath != "" {
 		state = filepath.Join(d.opts.logPath, ".oxd-link-received")
 	}
-	r, err := fwdlink.NewReceiver(fwdlink.ReceiverOptions{StatePath: state, Deliver: d.deliverLink, Logger: d.log})
+	r, err := fwdlink.NewReceiver(fwdlink.ReceiverOptions{StatePath: state, Deliver: d.deliverLink, Logger: d.log,
+		OnPanic: func(v any, stack []byte) { d.notePanic("link", nil, v, stack) }})
 	if err != nil {
 		return fmt.Errorf("oxd: link: %w", err)
 	}
@@ -214,6 +215,9 @@ func (d *daemon) linkStatus() map[string]any {
 		"bad_frames":         st.BadFrames,
 		"deliver_failures":   st.DeliverFails,
 		"state_errors":       st.StateErrors,
+		"evicted":            st.Evicted,
+		"panics":             st.Panics,
+		"busy":               st.Busy,
 		"compression_saving": saving,
 	}
 }

@@ -28,10 +28,11 @@ type publisher struct {
 	queueBytes int64 // bytes of data a subscriber may have queued
 	maxSubs    int
 	log        *slog.Logger
+	onPanic    panicHandler
 
-	mu     sync.Mutex // guards changes to subs, conns and closed
+	mu     sync.Mutex // guards changes to subs and closed
 	subs   atomic.Pointer[[]*subscriber]
-	conns  map[net.Conn]struct{} // every accepted connection, handshakes included
+	track  *connTrack // every accepted connection, handshakes included; at maxSubs the longest-idle goes
 	closed bool
 
 	sent, dropped, refused atomic.Uint64
@@ -40,6 +41,7 @@ type publisher struct {
 
 type subscriber struct {
 	zc       *zmtp.Conn
+	entry    *connEntry // touched when a write to the subscriber succeeds
 	prefixes atomic.Pointer[[]string]
 	q        chan streamMsg
 	bytes    atomic.Int64
@@ -82,7 +84,7 @@ func listenStream(host string, port int) (net.Listener, error) {
 }
 
 func newPublisher(l net.Listener, log *slog.Logger) *publisher {
-	p := &publisher{l: l, queueLen: 8192, queueBytes: 8 << 20, maxSubs: 64, log: log, conns: map[net.Conn]struct{}{}}
+	p := &publisher{l: l, queueLen: 8192, queueBytes: 8 << 20, maxSubs: 64, log: log, track: newConnTrack(64)}
 	p.subs.Store(&[]*subscriber{})
 	return p
 }
@@ -101,38 +103,34 @@ func (p *publisher) Run() {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		p.mu.Lock()
-		full := p.closed || len(p.conns) >= p.maxSubs+16
-		if !full {
-			p.conns[nc] = struct{}{}
-		}
-		p.mu.Unlock()
-		if full {
+		e, evicted := p.track.admit(nc)
+		if e == nil {
 			p.refused.Add(1)
 			nc.Close()
 			continue
 		}
+		if evicted != nil {
+			p.log.Warn("stream: at the connection limit; closed the longest-idle connection for a new one",
+				"closed", evicted.RemoteAddr(), "from", nc.RemoteAddr(), "max", p.maxSubs)
+		}
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			defer func() {
-				p.mu.Lock()
-				delete(p.conns, nc)
-				p.mu.Unlock()
-			}()
-			p.serve(nc)
+			defer p.track.remove(nc)
+			defer catchPanic(p.onPanic, "stream", nc.RemoteAddr())
+			p.serve(nc, e)
 		}()
 	}
 }
 
-func (p *publisher) serve(nc net.Conn) {
+func (p *publisher) serve(nc net.Conn, e *connEntry) {
 	defer nc.Close()
-	zc, err := zmtp.Handshake(nc, "PUB", 10*time.Second)
+	zc, err := zmtp.Handshake(nc, "PUB", handshakeTime)
 	if err != nil {
 		p.log.Debug("stream: handshake failed", "from", nc.RemoteAddr(), "err", err)
 		return
 	}
-	s := &subscriber{zc: zc, q: make(chan streamMsg, p.queueLen), done: make(chan struct{})}
+	s := &subscriber{zc: zc, entry: e, q: make(chan streamMsg, p.queueLen), done: make(chan struct{})}
 	s.prefixes.Store(&[]string{})
 	if !p.add(s) {
 		p.refused.Add(1)
@@ -141,6 +139,8 @@ func (p *publisher) serve(nc net.Conn) {
 	}
 	p.log.Info("stream: subscriber connected", "from", nc.RemoteAddr())
 	go func() {
+		defer s.zc.Close() // ends the reader too, should the writer panic
+		defer catchPanic(p.onPanic, "stream", nc.RemoteAddr())
 		s.writeLoop(p)
 	}()
 	defer func() {
@@ -148,6 +148,9 @@ func (p *publisher) serve(nc net.Conn) {
 		close(s.done)
 		p.log.Info("stream: subscriber left", "from", nc.RemoteAddr(), "sent", s.sent.Load(), "dropped", s.dropped.Load())
 	}()
+	// A subscriber must subscribe within streamIdle; then it only listens, and
+	// the connection limit makes room for new ones by closing the longest-idle.
+	_ = nc.SetReadDeadline(time.Now().Add(streamIdle))
 	for {
 		m, err := zc.ReadMsg(nil, 4096, nil)
 		if errors.Is(err, zmtp.ErrTooLarge) {
@@ -169,6 +172,10 @@ func (p *publisher) serve(nc net.Conn) {
 		}
 		if on && len(next) < 256 {
 			next = append(next, prefix)
+		}
+		if len(next) > 0 {
+			_ = nc.SetReadDeadline(time.Time{})
+			e.touch()
 		}
 		s.prefixes.Store(&next)
 	}
@@ -221,6 +228,7 @@ func (s *subscriber) writeLoop(p *publisher) {
 				s.zc.Close() // the reader sees it and removes the subscriber
 				return
 			}
+			s.entry.touch()
 			s.sent.Add(uint64(len(msgs)))
 			p.sent.Add(uint64(len(msgs)))
 		}
@@ -337,10 +345,6 @@ func (p *publisher) Close(ctx context.Context) {
 		}
 		s.zc.Close()
 	}
-	p.mu.Lock()
-	for nc := range p.conns {
-		nc.Close()
-	}
-	p.mu.Unlock()
+	p.track.closeAll()
 	p.wg.Wait()
 }

@@ -39,6 +39,11 @@ func loadState(path string) (*stateFile, error) {
 	if st.Version != 1 {
 		return nil, fmt.Errorf("state file %s: unknown version %d", path, st.Version)
 	}
+	for _, f := range st.Files {
+		if f.Offset < 0 {
+			return nil, fmt.Errorf("state file %s: negative offset %d for %s (move it away to start afresh)", path, f.Offset, f.Path)
+		}
+	}
 	return &st, nil
 }
 

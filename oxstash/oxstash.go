@@ -436,7 +436,7 @@ func (s *shipper) file(ctx context.Context, name string, r io.Reader) error {
 		fmt.Fprintf(s.stderr, "oxstash: %s: %v\n", name, err)
 		return nil
 	}
-	rd := ox.NewReader(lr)
+	rd := ox.NewReader(cli.ContextReader(ctx, lr)) // SIGTERM stops even a huge event
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -446,6 +446,9 @@ func (s *shipper) file(ctx context.Context, name string, r io.Reader) error {
 			return nil
 		}
 		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			s.badIn.Add(1) // damaged: the events before the damage were shipped
 			fmt.Fprintf(s.stderr, "oxstash: %s: %v\n", name, err)
 			return nil

@@ -134,7 +134,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 
 	out := bufio.NewWriterSize(stdout, 64<<10)
-	p := &printer{w: out, pretty: o.pretty}
+	p := &printer{w: out, pretty: o.pretty, ctx: ctx}
 	if o.group {
 		p.groups = newGrouper(maxPending)
 	}
@@ -173,7 +173,8 @@ func (e writeError) Error() string { return "write output: " + e.err.Error() }
 func (e writeError) Unwrap() error { return e.err }
 
 // viewStream prints the events of a log stream read from in; name (a file
-// name, or "stdin") starts its error messages.
+// name, or "stdin") starts its error messages. It stops at the next read once
+// p.ctx ends (SIGTERM), however large the input.
 func viewStream(p *printer, name string, in io.Reader, out *bufio.Writer) error {
 	// Flush what is printed before waiting for more input, so a slow pipe
 	// (tail -f file | oxview) shows each event as it comes.
@@ -181,7 +182,7 @@ func viewStream(p *printer, name string, in io.Reader, out *bufio.Writer) error 
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	r := ox.NewReader(lr)
+	r := ox.NewReader(cli.ContextReader(p.ctx, lr))
 	n := 0
 	for {
 		raw, err := r.Next()
@@ -269,6 +270,7 @@ func viewLive(ctx context.Context, o options, p *printer, stderr io.Writer) erro
 
 // printer writes events in the chosen output form.
 type printer struct {
+	ctx    context.Context // reading stops once it ends
 	w      *bufio.Writer
 	pretty bool
 	groups *grouper // nil without --group

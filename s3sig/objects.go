@@ -374,7 +374,9 @@ func (c *Client) listPage(ctx context.Context, bucket string, opts ListOptions, 
 		return ListPage{}, err
 	}
 	defer resp.Body.Close()
-	page, err := ParseListPage(io.LimitReader(resp.Body, 64<<20))
+	// A page holds at most 1000 keys of at most 1 KiB each: 8 MiB is far more
+	// than a real reply, and bounds what a broken or hostile server costs.
+	page, err := ParseListPage(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
 		return ListPage{}, fmt.Errorf("s3: list objects in %s: %w", bucket, err)
 	}

@@ -201,6 +201,7 @@ const (
 // unacknowledged for the next run.
 func (f *Forwarder) Run(ctx context.Context) error {
 	idx := 0
+	hinted := map[string]string{} // wrong-port hints logged, by target
 	var downSince time.Time
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
@@ -232,6 +233,10 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			backoff = 50 * time.Millisecond
 		}
 		f.log.Debug("fwdlink: link to target failed", "target", target, "err", err)
+		if hint := wrongPortHint(err); hint != "" && hinted[target] != hint {
+			hinted[target] = hint // once per target and kind of mistake
+			f.log.Error("fwdlink: forward target is the wrong kind of port", "target", target, "err", err, "hint", hint)
+		}
 		if len(targets) > 1 && now.Sub(downSince) >= f.opts.FailoverAfter {
 			next := targets[(idx+1)%len(targets)]
 			f.log.Warn("fwdlink: target unreachable, failing over", "from", target, "to", next,

@@ -12,7 +12,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 )
 
@@ -156,25 +155,34 @@ var flateReaders = sync.Pool{New: func() any { return flate.NewReader(nil) }}
 func BatchEvents(f Frame) ([]Event, error) { return batchEvents(f, MaxPayload) }
 
 func batchEvents(f Frame, limit int64) ([]Event, error) {
+	evs, _, err := batchEventsIn(f, limit, nil)
+	return evs, err
+}
+
+// batchEventsIn is batchEvents with decompression reserving its memory from b; held
+// is what the events hold of b, for the caller to give back once done with them.
+func batchEventsIn(f Frame, limit int64, b *budget) (evs []Event, held int64, err error) {
 	if f.Type != TypeBatch {
-		return nil, fmt.Errorf("%w: not a batch", ErrFrame)
+		return nil, 0, fmt.Errorf("%w: not a batch", ErrFrame)
 	}
 	p := f.Payload
 	if f.Flags&FlagDeflate != 0 {
-		zr := flateReaders.Get().(io.ReadCloser)
-		defer flateReaders.Put(zr)
-		zr.(flate.Resetter).Reset(bytes.NewReader(p), nil)
-		var buf bytes.Buffer
-		buf.Grow(int(min(int64(4*len(p)), limit)))
-		n, err := buf.ReadFrom(io.LimitReader(zr, limit+1))
-		if err != nil {
-			return nil, fmt.Errorf("%w: deflate: %v", ErrFrame, err)
+		if p, held, err = inflate(p, limit, b); err != nil {
+			return nil, 0, err
 		}
-		if n > limit {
-			return nil, fmt.Errorf("%w: payload over %d bytes", ErrFrame, limit)
-		}
-		p = buf.Bytes()
+		defer func() {
+			if err != nil {
+				b.give(held)
+				held = 0
+			}
+		}()
 	}
+	evs, err = splitEvents(f, p)
+	return evs, held, err
+}
+
+// splitEvents cuts a batch's decompressed payload p into its events.
+func splitEvents(f Frame, p []byte) ([]Event, error) {
 	if uint64(f.Count)*8 > uint64(len(p)) {
 		return nil, fmt.Errorf("%w: %d events cannot fit in %d bytes", ErrFrame, f.Count, len(p))
 	}

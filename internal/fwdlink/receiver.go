@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,12 @@ type ReceiverOptions struct {
 	MaxForwarders int
 	// Logger receives connection and error logs (default slog.Default()).
 	Logger *slog.Logger
+	// MaxConns bounds the open link connections, handshakes included (default 64);
+	// at the bound, the connection idle longest is closed for a new one.
+	MaxConns int
+	// OnPanic, when set, is told of a panic caught while serving a connection;
+	// the connection is closed and the receiver goes on.
+	OnPanic func(v any, stack []byte)
 }
 
 // ReceiverStats are a Receiver's counters.
@@ -54,6 +61,9 @@ type ReceiverStats struct {
 	BytesWire    uint64 // batch payload bytes received
 	BytesRaw     uint64 // the same, uncompressed
 	Forwarders   int    // forwarder ids known
+	Evicted      uint64 // idle connections closed to make room at MaxConns
+	Panics       uint64 // connections closed after a panic while serving them
+	Busy         uint64 // batches refused for lack of decompression memory (resent later)
 }
 
 // Receiver accepts link connections, delivers batches and acknowledges them.
@@ -64,7 +74,9 @@ type Receiver struct {
 	mu    sync.Mutex
 	last  map[string]uint64
 	locks map[string]*sync.Mutex
-	conns map[net.Conn]struct{}
+	conns map[net.Conn]*atomic.Int64 // open connections -> unix ns of their last frame
+	infl  *budget                    // decompressed batch bytes held, all connections
+	recvd *budget                    // frames being received, all connections
 
 	saveMu   sync.Mutex // guards the state file's slots
 	stateF   *os.File
@@ -75,6 +87,7 @@ type Receiver struct {
 	conn                                                       atomic.Int64
 	accepted, batches, events, dups, gaps, bad, fails, stateEr atomic.Uint64
 	wire, raw                                                  atomic.Uint64
+	evicted, panics, busy                                      atomic.Uint64
 }
 
 // NewReceiver loads the state file (a missing one is an empty state).
@@ -91,12 +104,17 @@ func NewReceiver(opts ReceiverOptions) (*Receiver, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = 64
+	}
 	r := &Receiver{
 		opts:  opts,
 		log:   opts.Logger,
 		last:  map[string]uint64{},
 		locks: map[string]*sync.Mutex{},
-		conns: map[net.Conn]struct{}{},
+		conns: map[net.Conn]*atomic.Int64{},
+		infl:  newBudget(inflateBudget),
+		recvd: newBudget(inflateBudget),
 		slots: map[string]int64{},
 	}
 	if opts.StatePath != "" {
@@ -216,13 +234,18 @@ func (r *Receiver) Serve(ctx context.Context, ln net.Listener) error {
 			c.Close()
 			break
 		}
-		r.conns[c] = struct{}{}
+		if len(r.conns) >= r.opts.MaxConns {
+			r.evictIdlest()
+		}
+		last := new(atomic.Int64)
+		last.Store(time.Now().UnixNano())
+		r.conns[c] = last
 		r.mu.Unlock()
 		r.accepted.Add(1)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.serveConn(ctx, c)
+			r.serveConnSafe(ctx, c, last)
 			r.mu.Lock()
 			delete(r.conns, c)
 			r.mu.Unlock()
@@ -245,20 +268,57 @@ func (r *Receiver) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-func (r *Receiver) serveConn(ctx context.Context, c net.Conn) {
-	l, err := openLink(c, zmq4.Router, true, 10*time.Second)
+// evictIdlest closes the connection whose last frame is oldest. Callers hold r.mu.
+func (r *Receiver) evictIdlest() {
+	var oldest net.Conn
+	var at int64
+	for c, last := range r.conns {
+		if t := last.Load(); oldest == nil || t < at {
+			oldest, at = c, t
+		}
+	}
+	if oldest != nil {
+		delete(r.conns, oldest)
+		oldest.Close()
+		r.evicted.Add(1)
+		r.log.Warn("fwdlink: at the connection limit; closed the longest-idle connection for a new one",
+			"closed", oldest.RemoteAddr(), "max", r.opts.MaxConns)
+	}
+}
+
+// serveConnSafe serves c; a panic ends only this connection.
+func (r *Receiver) serveConnSafe(ctx context.Context, c net.Conn, last *atomic.Int64) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.panics.Add(1)
+			if r.opts.OnPanic != nil {
+				r.opts.OnPanic(v, debug.Stack())
+			}
+		}
+	}()
+	r.serveConn(ctx, c, last)
+}
+
+func (r *Receiver) serveConn(ctx context.Context, c net.Conn, last *atomic.Int64) {
+	l, err := openLink(c, zmq4.Router, true, 10*time.Second, r.recvd)
 	if err != nil {
 		r.log.Debug("fwdlink: handshake failed", "peer", c.RemoteAddr(), "err", err)
 		return
 	}
+	defer l.release()
 	r.conn.Add(1)
 	defer r.conn.Add(-1)
 	peer := c.RemoteAddr().String()
 	r.log.Debug("fwdlink: forwarder connected", "peer", peer)
+	hello := false
 	for {
+		last.Store(time.Now().UnixNano())
 		f, err := l.recv(r.opts.IdleTimeout)
 		if err != nil {
-			if errors.Is(err, ErrFrame) || errors.Is(err, ErrVersion) || errors.Is(err, errFrameTooLarge) {
+			if errors.Is(err, errBusy) {
+				r.busy.Add(1)
+				r.log.Warn("fwdlink: no memory for a large frame in time, closing the connection", "peer", peer, "err", err)
+			} else if errors.Is(err, ErrFrame) || errors.Is(err, ErrVersion) || errors.Is(err, errFrameTooLarge) {
 				r.bad.Add(1)
 				r.log.Warn("fwdlink: bad frame, closing the connection", "peer", peer, "err", err)
 				l.send(Frame{Type: TypeError, Payload: []byte(err.Error())}, time.Second)
@@ -270,6 +330,7 @@ func (r *Receiver) serveConn(ctx context.Context, c net.Conn) {
 		var reply Frame
 		switch f.Type {
 		case TypeHello, TypePing:
+			hello = hello || f.Type == TypeHello
 			seq, ok := r.lastSeq(f.ID)
 			if !ok {
 				l.send(Frame{Type: TypeError, Payload: []byte("too many forwarders")}, time.Second)
@@ -277,7 +338,19 @@ func (r *Receiver) serveConn(ctx context.Context, c net.Conn) {
 			}
 			reply = Frame{Type: TypeAck, ID: f.ID, Seq: seq}
 		case TypeBatch:
+			if !hello {
+				r.bad.Add(1)
+				r.log.Warn("fwdlink: batch before hello, closing the connection", "peer", peer)
+				l.send(Frame{Type: TypeError, Payload: []byte(fmt.Errorf("%w: batch before hello", ErrFrame).Error())}, time.Second)
+				return
+			}
 			seq, err := r.batch(ctx, f)
+			if errors.Is(err, errBusy) {
+				r.busy.Add(1)
+				r.log.Debug("fwdlink: batch refused for now", "peer", peer, "err", err)
+				l.send(Frame{Type: TypeError, Payload: []byte(err.Error())}, time.Second)
+				return
+			}
 			if err != nil {
 				msg := err.Error()
 				r.log.Warn("fwdlink: batch not accepted", "peer", peer, "forwarder", f.ID, "seq", f.Seq, "err", err)
@@ -328,10 +401,11 @@ func (r *Receiver) forwarderLock(id string) *sync.Mutex {
 // batch delivers the events of f not yet written and returns the sequence number to
 // acknowledge.
 func (r *Receiver) batch(ctx context.Context, f Frame) (uint64, error) {
-	evs, err := BatchEvents(f)
+	evs, held, err := batchEventsIn(f, MaxPayload, r.infl)
 	if err != nil {
 		return 0, err
 	}
+	defer r.infl.give(held)
 	raw := uint64(0)
 	for _, e := range evs {
 		raw += uint64(8 + len(e.Meta) + len(e.Data))
@@ -401,5 +475,8 @@ func (r *Receiver) Stats() ReceiverStats {
 		BytesWire:    r.wire.Load(),
 		BytesRaw:     r.raw.Load(),
 		Forwarders:   n,
+		Evicted:      r.evicted.Load(),
+		Panics:       r.panics.Load(),
+		Busy:         r.busy.Load(),
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -74,7 +75,14 @@ func ReadHeader(b []byte) (Header, error) {
 		if len(b) < 1+k {
 			return 0, ErrTruncated
 		}
-		return int(ReadUint(b[1 : 1+k])), nil
+		u := ReadUint(b[1 : 1+k])
+		if u > math.MaxInt32 {
+			// No slice in memory holds 2 GiB of one value: this is a lying (or
+			// cut-off) header. Refusing it keeps every length a non-negative
+			// int, also where int has 32 bits.
+			return 0, ErrTruncated
+		}
+		return int(u), nil
 	}
 	// counted: a value whose header ends with its length field.
 	counted := func(k Kind, lenBytes int) (Header, error) {

@@ -653,7 +653,7 @@ func (s *Spool) Read(from uint64, maxRecords, maxBytes int) ([]Record, error) {
 		}
 		if err == nil {
 			s.rbr.Reset(io.NewSectionReader(s.rf, s.roff, limit-s.roff))
-			out, arena, err = s.readRecords(out, arena, maxRecords, maxBytes)
+			out, arena, err = s.readRecords(out, arena, maxRecords, maxBytes, limit)
 			from = s.rseq
 		}
 		if err != nil {
@@ -686,8 +686,9 @@ func (s *Spool) Read(from uint64, maxRecords, maxBytes int) ([]Record, error) {
 	return out, nil
 }
 
-// readRecords decodes records from the reader's buffered section.
-func (s *Spool) readRecords(out []Record, arena []byte, maxRecords, maxBytes int) ([]Record, []byte, error) {
+// readRecords decodes records from the reader's buffered section, which ends at
+// limit in the segment file.
+func (s *Spool) readRecords(out []Record, arena []byte, maxRecords, maxBytes int, limit int64) ([]Record, []byte, error) {
 	var hdr [recHeaderLen]byte
 	for len(out) < maxRecords && len(arena) < maxBytes {
 		if _, err := io.ReadFull(s.rbr, hdr[:]); err != nil {
@@ -699,6 +700,10 @@ func (s *Spool) readRecords(out []Record, arena []byte, maxRecords, maxBytes int
 		m, d, err := parseHeader(hdr[:])
 		if err != nil {
 			return out, arena, err
+		}
+		if s.roff+recordLen(m, d) > limit {
+			// The header claims more than the file holds: no memory for it.
+			return out, arena, errShort
 		}
 		start := len(arena)
 		arena = append(arena, hdr[:]...)

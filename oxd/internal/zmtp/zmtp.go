@@ -57,6 +57,10 @@ type Conn struct {
 	hdr      []byte      // WriteTopicMsgs: frame headers, topics and small frames
 	iov      net.Buffers // WriteTopicMsgs: what one gathered write sends
 	PeerType string      // the peer's Socket-Type, e.g. "PUSH"
+
+	budget   *Budget // shared bound on incomplete messages' memory, or nil
+	msgBytes int64   // memory taken for the message being read
+	held     int64   // of which reserved from budget
 }
 
 // compatible lists the peer socket types each of our types accepts.
@@ -66,6 +70,9 @@ var compatible = map[string][]string{
 	"REP":  {"REQ", "DEALER"},
 	"PUSH": {"PULL"},
 	"SUB":  {"PUB", "XPUB"},
+	// Client sides, for tests that play a peer byte by byte.
+	"REQ":    {"REP", "ROUTER"},
+	"DEALER": {"REP", "ROUTER"},
 }
 
 // ReadBufferSize is the read buffer of a PULL connection: a read system call
@@ -237,19 +244,39 @@ type Msg struct {
 // slab allocator so small frames share memory blocks.
 type Alloc func(n int) []byte
 
-// ReadMsg reads the next message, at most limit bytes over all its frames. A larger
-// message is skipped and reported as ErrTooLarge; the connection stays usable. PING
-// commands are answered; other commands (SUBSCRIBE, CANCEL) are returned with Command
-// set. frames is reused for the result when it has room. It returns io.EOF when the
-// peer closed between messages.
+// MaxFrames bounds the frames of one message. oxd's sockets take messages of one
+// (stream subscriptions) to a few (a REQ envelope and its body; an event's meta and
+// data) frames; without a bound, a run of empty frames costs the reader a slice
+// header per two bytes received.
+const MaxFrames = 64
+
+// GrowAbove is the frame size above which ReadMsg does not take the frame's memory
+// from the caller's Alloc at once: it grows a buffer of its own with the bytes
+// actually received, so a header announcing a large frame costs nothing until the
+// bytes arrive.
+const GrowAbove = 64 << 10
+
+// maxDiscard bounds a frame ReadMsg skips (a too-large message's): no sender has a
+// reason to announce more, and skipping it would hold the connection for ever.
+const maxDiscard = 1 << 40
+
+// ReadMsg reads the next message, at most limit bytes over all its frames and at
+// most MaxFrames frames. A larger message is skipped and reported as ErrTooLarge;
+// the connection stays usable. More frames is a protocol error. PING commands are
+// answered; other commands (SUBSCRIBE, CANCEL) are returned with Command set. frames
+// is reused for the result when it has room. Frames up to GrowAbove bytes are read
+// into memory from alloc; larger ones into memory of their own that grows as their
+// bytes arrive. It returns io.EOF when the peer closed between messages.
 func (c *Conn) ReadMsg(frames [][]byte, limit int, alloc Alloc) (Msg, error) {
 	if alloc == nil {
 		alloc = func(n int) []byte { return make([]byte, n) }
 	}
+	defer c.release()
 	frames = frames[:0]
-	total := uint64(0)
+	left := uint64(max(limit, 0)) // bytes the message may still have
 	tooLarge := false
 	first := true
+	nframes := 0
 	for {
 		flags, size, err := c.readHeader()
 		if err != nil {
@@ -294,18 +321,31 @@ func (c *Conn) ReadMsg(frames [][]byte, limit int, alloc Alloc) (Msg, error) {
 			return Msg{Frames: append(frames, body), Command: name}, nil
 		}
 		first = false
-		total += size
-		if tooLarge || total > uint64(limit) {
+		nframes++
+		if nframes > MaxFrames {
+			return Msg{}, fmt.Errorf("%w: message of more than %d frames", ErrProtocol, MaxFrames)
+		}
+		if tooLarge || size > left {
 			tooLarge = true
-			if size > 1<<62 {
+			if size > maxDiscard {
 				return Msg{}, fmt.Errorf("%w: frame of %d bytes", ErrProtocol, size)
 			}
-			if _, err := c.r.Discard(int(size)); err != nil {
+			if err := c.discard(size); err != nil {
 				return Msg{}, eofIsUnexpected(err)
 			}
 		} else {
-			buf := alloc(int(size))
-			if _, err := io.ReadFull(c.r, buf); err != nil {
+			left -= size
+			var buf []byte
+			if size <= GrowAbove {
+				if err := c.reserve(int(size)); err != nil {
+					return Msg{}, err
+				}
+				buf = alloc(int(size))
+				_, err = io.ReadFull(c.r, buf)
+			} else {
+				buf, err = c.readGrowing(int(size))
+			}
+			if err != nil {
 				return Msg{}, eofIsUnexpected(err)
 			}
 			frames = append(frames, buf)
@@ -318,6 +358,44 @@ func (c *Conn) ReadMsg(frames [][]byte, limit int, alloc Alloc) (Msg, error) {
 		return Msg{}, ErrTooLarge
 	}
 	return Msg{Frames: frames}, nil
+}
+
+// readGrowing reads an n-byte frame into a buffer that starts at GrowAbove bytes
+// and doubles as the bytes arrive: memory follows what the peer sent, not what it
+// announced.
+func (c *Conn) readGrowing(n int) ([]byte, error) {
+	if err := c.reserve(GrowAbove); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 0, GrowAbove)
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			if err := c.reserve(min(n, 2*cap(buf)) - cap(buf)); err != nil {
+				return nil, err
+			}
+			nb := make([]byte, len(buf), min(n, 2*cap(buf)))
+			copy(nb, buf)
+			buf = nb
+		}
+		k, err := c.r.Read(buf[len(buf):min(n, cap(buf))])
+		buf = buf[:len(buf)+k]
+		if err != nil && len(buf) < n {
+			return nil, err
+		}
+	}
+	return buf, nil
+}
+
+// discard skips n bytes of input.
+func (c *Conn) discard(n uint64) error {
+	for n > 0 {
+		k := int(min(n, 1<<30))
+		if _, err := c.r.Discard(k); err != nil {
+			return err
+		}
+		n -= uint64(k)
+	}
+	return nil
 }
 
 // Buffered reports whether bytes of the next message are already buffered, so a

@@ -1,0 +1,106 @@
+package zmtp
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Budget bounds the memory of messages being received, over every connection
+// that shares it: without it, a thousand connections each holding a half-sent
+// maximal message hold a thousand half messages. Each connection may hold
+// FreePerConn bytes of an incomplete message without asking; past that, a message
+// reserves its bytes from the budget as they arrive, and gives them back when
+// ReadMsg returns it (the caller then owns the memory; see the collector's bounded
+// queues). A message that finds no room within the wait is refused: ReadMsg returns
+// ErrBusy and the connection must be closed.
+type Budget struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	used int64
+	max  int64
+	wait time.Duration
+}
+
+// FreePerConn is what a connection's incomplete message may hold without
+// reserving from the Budget: ordinary events never touch it.
+const FreePerConn = 32 << 10
+
+// ErrBusy is returned by ReadMsg when a large message found no room in the Budget
+// in time. The connection is mid-message and must be closed.
+var ErrBusy = errors.New("zmtp: no memory for a large message in time")
+
+// NewBudget returns a budget of max bytes; a message waits up to wait for room.
+func NewBudget(max int64, wait time.Duration) *Budget {
+	b := &Budget{max: max, wait: wait}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+// Used reports the bytes reserved now.
+func (b *Budget) Used() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used
+}
+
+func (b *Budget) take(n int64) error {
+	deadline := time.Now().Add(b.wait)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.used+n > b.max {
+		left := time.Until(deadline)
+		if left <= 0 || n > b.max {
+			return fmt.Errorf("%w (%d bytes reserved of %d)", ErrBusy, b.used, b.max)
+		}
+		t := time.AfterFunc(left, func() {
+			b.mu.Lock()
+			b.cond.Broadcast()
+			b.mu.Unlock()
+		})
+		b.cond.Wait()
+		t.Stop()
+	}
+	b.used += n
+	return nil
+}
+
+func (b *Budget) give(n int64) {
+	if n == 0 {
+		return
+	}
+	b.mu.Lock()
+	b.used -= n
+	b.cond.Broadcast()
+	b.mu.Unlock()
+}
+
+// SetBudget makes the connection's messages reserve their memory from b.
+func (c *Conn) SetBudget(b *Budget) { c.budget = b }
+
+// reserve accounts n more bytes of the message being read; past FreePerConn they
+// come from the budget.
+func (c *Conn) reserve(n int) error {
+	c.msgBytes += int64(n)
+	if c.budget == nil {
+		return nil
+	}
+	over := c.msgBytes - FreePerConn - c.held
+	if over <= 0 {
+		return nil
+	}
+	if err := c.budget.take(over); err != nil {
+		return err
+	}
+	c.held += over
+	return nil
+}
+
+// release ends a message's accounting.
+func (c *Conn) release() {
+	if c.budget != nil {
+		c.budget.give(c.held)
+	}
+	c.held, c.msgBytes = 0, 0
+}
