@@ -394,36 +394,14 @@ func reportLive(ctx context.Context, o options, ro *reportOptions, s *summary, s
 		defer cancel()
 	}
 	s.inputs = []string{"live stream of " + addr}
-	prefix, exact := o.typeName, o.typeName != ""
-	if strings.HasSuffix(prefix, "*") {
-		prefix, exact = strings.TrimSuffix(prefix, "*"), false
-	}
-	lastErr := ""
-	st := ox.Subscribe(ctx, addr, prefix, ox.StreamIdleTimeout(o.reconnect),
-		ox.StreamErrors(func(err error) {
-			if msg := err.Error(); msg != lastErr {
-				lastErr = msg
-				fmt.Fprintf(stderr, "oxview: %v (retrying)\n", err)
-			}
-		}))
-	defer st.Close()
-	for {
-		typ, data, err := st.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		if exact && typ != o.typeName {
-			continue
-		}
+	return liveEvents(ctx, addr, o, stderr, func(typ string, data []byte) error {
 		if n, err := ox.ValueLen(data); err != nil || n != len(data) || !isMapRaw(data) {
 			s.skipped("live "+typ, skipRange{Offset: -1, Bytes: int64(len(data)), Reason: "event does not decode as a map"})
-			continue
+			return nil
 		}
 		s.add(data)
-	}
+		return nil
+	})
 }
 
 // isMapRaw reports whether raw starts a MessagePack map.

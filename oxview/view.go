@@ -230,6 +230,26 @@ func viewLive(ctx context.Context, o options, p *printer, stderr io.Writer) erro
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	return liveEvents(ctx, addr, o, stderr, func(typ string, data []byte) error {
+		if err := p.load(data); err != nil {
+			fmt.Fprintf(stderr, "oxview: skipping a %s event that does not decode: %v\n", typ, err)
+			return nil
+		}
+		if err := p.event(); err != nil {
+			return err
+		}
+		if err := p.w.Flush(); err != nil {
+			return writeError{err}
+		}
+		return nil
+	})
+}
+
+// liveEvents subscribes to the stream of the collector at addr and calls each
+// with every event that --type selects, until ctx ends (nil), the stream fails
+// for good, or each returns an error (that error). Failures to reach the
+// collector are retried, and reported on stderr once per kind of failure.
+func liveEvents(ctx context.Context, addr string, o options, stderr io.Writer, each func(typ string, data []byte) error) error {
 	prefix, exact := o.typeName, o.typeName != ""
 	if strings.HasSuffix(prefix, "*") {
 		prefix, exact = strings.TrimSuffix(prefix, "*"), false
@@ -255,15 +275,8 @@ func viewLive(ctx context.Context, o options, p *printer, stderr io.Writer) erro
 		if exact && typ != o.typeName {
 			continue
 		}
-		if err := p.load(data); err != nil {
-			fmt.Fprintf(stderr, "oxview: skipping a %s event that does not decode: %v\n", typ, err)
-			continue
-		}
-		if err := p.event(); err != nil {
+		if err := each(typ, data); err != nil {
 			return err
-		}
-		if err := p.w.Flush(); err != nil {
-			return writeError{err}
 		}
 	}
 }
