@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -134,35 +133,13 @@ func runCopy(self, parent string, n, size int) (result, error) {
 		return result{}, err
 	}
 	cmd := exec.Command(self, "copyto", addr, filepath.Join(dir, "copy"))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
+	t0, last, err := timeReceiver(cmd, "copy receiver", self, addr, n, size)
 	if err != nil {
 		return result{}, err
 	}
-	if err := cmd.Start(); err != nil {
-		return result{}, err
-	}
-	defer cmd.Wait()
-	sc := bufio.NewScanner(out)
-	if !sc.Scan() || sc.Text() != "ready" {
-		cmd.Process.Kill()
-		return result{}, fmt.Errorf("copy receiver did not start")
-	}
-	sender, start, err := startSender(self, addr, n, size)
-	if err != nil {
-		cmd.Process.Kill()
-		return result{}, err
-	}
-	t0 := <-start
-	if !sc.Scan() {
-		cmd.Process.Kill()
-		sender.Process.Kill()
-		return result{}, fmt.Errorf("copy receiver ended early")
-	}
-	sender.Wait()
-	f := strings.Fields(sc.Text())
+	f := strings.Fields(last)
 	if len(f) != 2 {
-		return result{}, fmt.Errorf("copy receiver said %q", sc.Text())
+		return result{}, fmt.Errorf("copy receiver said %q", last)
 	}
 	t1, _ := strconv.ParseInt(f[0], 10, 64)
 	cpu, _ := strconv.ParseInt(f[1], 10, 64)

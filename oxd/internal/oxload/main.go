@@ -339,34 +339,46 @@ func runPull(self string, n, size int, prog string, progArgs ...string) (result,
 		return result{}, err
 	}
 	cmd := exec.Command(prog, append(progArgs, addr, strconv.Itoa(n))...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
+	t0, last, err := timeReceiver(cmd, "receiver", self, addr, n, size)
 	if err != nil {
 		return result{}, err
 	}
+	t1, _ := strconv.ParseInt(last, 10, 64)
+	return result{rate: float64(n) / (float64(t1-t0) / 1e9)}, nil
+}
+
+// timeReceiver runs cmd, a receiver (named what in errors) that listens on
+// addr, prints "ready" once it does and one more line once it has taken all n
+// events; it sends them from a sender process and returns the sender's start
+// time and the receiver's last line. The receiver has exited on return.
+func timeReceiver(cmd *exec.Cmd, what, self, addr string, n, size int) (int64, string, error) {
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, "", err
+	}
 	if err := cmd.Start(); err != nil {
-		return result{}, err
+		return 0, "", err
 	}
 	defer cmd.Wait()
 	sc := bufio.NewScanner(out)
 	if !sc.Scan() || sc.Text() != "ready" {
 		cmd.Process.Kill()
-		return result{}, fmt.Errorf("receiver did not start")
+		return 0, "", fmt.Errorf("%s did not start", what)
 	}
 	sender, start, err := startSender(self, addr, n, size)
 	if err != nil {
 		cmd.Process.Kill()
-		return result{}, err
+		return 0, "", err
 	}
 	t0 := <-start
 	if !sc.Scan() {
 		cmd.Process.Kill()
 		sender.Process.Kill()
-		return result{}, fmt.Errorf("receiver ended early")
+		return 0, "", fmt.Errorf("%s ended early", what)
 	}
-	t1, _ := strconv.ParseInt(sc.Text(), 10, 64)
 	sender.Wait()
-	return result{rate: float64(n) / (float64(t1-t0) / 1e9)}, nil
+	return t0, sc.Text(), nil
 }
 
 // runOxd measures oxd writing to a fresh log path with one subscriber attached.
