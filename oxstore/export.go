@@ -141,16 +141,9 @@ func (c *exportCmd) run(ctx context.Context, typ string, r timeRange, dest desti
 		}
 		srcs = selectAllTypes(all, typ, r, logf)
 	} else {
-		st, err := c.app.openStore(c.g)
+		all, err := c.app.listBucket(ctx, c.g, r, typ, "export")
 		if err != nil {
 			return err
-		}
-		if err := st.Check(ctx); err != nil {
-			return fmt.Errorf("export: %w", err)
-		}
-		all, err := bucketSources(ctx, st, r, typ, func(format string, args ...any) { logf("export: "+format, args...) })
-		if err != nil {
-			return fmt.Errorf("export: %w", err)
 		}
 		srcs = selectAllTypes(all, typ, r, logf)
 	}

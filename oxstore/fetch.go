@@ -182,6 +182,24 @@ func bucketSources(ctx context.Context, st store, r timeRange, typ string, skip 
 	return out, nil
 }
 
+// listBucket opens and checks the bucket and lists its files of type typ
+// (every type when typ is "") in r's days, for command what (cat, export):
+// the bucket side of their shared selection.
+func (a *app) listBucket(ctx context.Context, g *globals, r timeRange, typ, what string) ([]source, error) {
+	st, err := a.openStore(g)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Check(ctx); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	all, err := bucketSources(ctx, st, r, typ, func(format string, args ...any) { a.logf(g, what+": "+format, args...) })
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return all, nil
+}
+
 const catUsage = `usage: oxstore cat TYPE [--local] [--start WHEN] [--end WHEN] [options]
 
 Writes the raw (decompressed) log data of one type to stdout in time order,
@@ -229,23 +247,17 @@ func (c *catCmd) Run(ctx context.Context, args []string) error {
 func (c *catCmd) run(ctx context.Context, typ string, r timeRange) (err error) {
 	var all []source
 	if c.local {
-		all, err = localSources(c.g, c.app.warnf)
+		if all, err = localSources(c.g, c.app.warnf); err != nil {
+			return fmt.Errorf("cat: %w", err)
+		}
 	} else {
-		var st store
 		if c.g.bucket == "" {
 			// Both ways out: the bucket, or the files on this host.
 			return cli.Usagef("cat: no bucket: give --bucket or set BLUEOX_BUCKET, or add --local to read the files under --log-path (%s)", c.g.logPath)
 		}
-		if st, err = c.app.openStore(c.g); err != nil {
+		if all, err = c.app.listBucket(ctx, c.g, r, typ, "cat"); err != nil {
 			return err
 		}
-		if err = st.Check(ctx); err != nil {
-			return fmt.Errorf("cat: %w", err)
-		}
-		all, err = bucketSources(ctx, st, r, typ, func(format string, args ...any) { c.app.logf(c.g, "cat: "+format, args...) })
-	}
-	if err != nil {
-		return fmt.Errorf("cat: %w", err)
 	}
 	logf := func(format string, args ...any) { c.app.logf(c.g, format, args...) }
 	sel := selectRange(all, typ, r)
