@@ -3,11 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"strings"
 	"testing"
 
-	"github.com/blueox/ox/internal/cli"
 	"github.com/blueox/ox/internal/testenv"
 )
 
@@ -15,22 +13,9 @@ import (
 // stdout, starting "usage:") and in the docs table, and the table names no
 // other flag.
 func TestFlagsAgreeWithHelpAndDocs(t *testing.T) {
-	var fs *flag.FlagSet
-	cli.Defined = func(f *flag.FlagSet) {
-		if fs == nil {
-			fs = f
-		}
-	}
-	defer func() { cli.Defined = nil }()
-	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"-h"}, strings.NewReader(""), &stdout, &stderr)
-	if code := program.ExitCode(err, &stderr); code != 0 || stderr.Len() > 0 {
-		t.Fatalf("-h: exit %d, stderr %q", code, stderr.String())
-	}
-	if !strings.HasPrefix(stdout.String(), "usage: oxingest ") {
-		t.Errorf("help starts %q, want \"usage: oxingest \"", strings.SplitN(stdout.String(), "\n", 2)[0])
-	}
-	testenv.CheckFlagDocs(t, "oxingest", testenv.OwnFlags(fs), testenv.DocFlags(t, "-", "docs/tools.md#oxingest"), stdout.String())
+	testenv.CheckCommandFlags(t, "oxingest", func(args []string, stdout, stderr *bytes.Buffer) int {
+		return program.ExitCode(run(context.Background(), args, strings.NewReader(""), stdout, stderr), stderr)
+	}, "docs/tools.md#oxingest")
 }
 
 func TestFlagsTakeBothSeparatorsAndSeconds(t *testing.T) {

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"bytes"
 	"flag"
 	"os"
 	"path/filepath"
@@ -85,4 +86,28 @@ func CheckFlagDocs(t testing.TB, what string, own, doc []string, help string) {
 			t.Errorf("%s: the docs table names -%s, which is not a flag", what, name)
 		}
 	}
+}
+
+// CheckCommandFlags checks a command that prints its -h text on stdout: run,
+// called with args and writing to stdout and stderr, returns the exit status.
+// Run with "-h", it must exit 0 with nothing on stderr and print help starting
+// "usage: " + name + " "; then CheckFlagDocs compares the first flag set it
+// defined with the flags the docs tables in files name (see DocFlags).
+func CheckCommandFlags(t testing.TB, name string, run func(args []string, stdout, stderr *bytes.Buffer) int, files ...string) {
+	t.Helper()
+	var fs *flag.FlagSet
+	cli.Defined = func(f *flag.FlagSet) {
+		if fs == nil {
+			fs = f
+		}
+	}
+	defer func() { cli.Defined = nil }()
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-h"}, &stdout, &stderr); code != 0 || stderr.Len() > 0 {
+		t.Fatalf("-h: exit %d, stderr %q", code, stderr.String())
+	}
+	if want := "usage: " + name + " "; !strings.HasPrefix(stdout.String(), want) {
+		t.Errorf("help starts %q, want %q", strings.SplitN(stdout.String(), "\n", 2)[0], want)
+	}
+	CheckFlagDocs(t, name, OwnFlags(fs), DocFlags(t, "-", files...), stdout.String())
 }
