@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/blueox/ox/internal/membudget"
 	"github.com/go-zeromq/zmq4"
 	"github.com/go-zeromq/zmq4/security/null"
 )
@@ -51,7 +52,7 @@ type guardConn struct {
 	// budget, when set, is shared by connections: buffer memory past
 	// guardChunk is reserved from it, and given back once zmq4 has taken the
 	// frames and asked for more (it has then handled the message).
-	budget *budget
+	budget *membudget.Budget
 	held   int64
 }
 
@@ -74,7 +75,7 @@ func (g *guardConn) Read(p []byte) (int, error) {
 			if cap(g.buf) > 4*guardChunk {
 				g.buf = nil
 			}
-			g.budget.give(g.held)
+			g.budget.Give(g.held)
 			g.held = 0
 		}
 		need, err := g.scan()
@@ -91,7 +92,7 @@ func (g *guardConn) Read(p []byte) (int, error) {
 		if free := cap(g.buf) - len(g.buf); free < guardChunk && free < want {
 			grow := min(max(cap(g.buf), guardChunk), want)
 			if over := int64(len(g.buf)-g.off+grow) - guardChunk - g.held; over > 0 && g.budget != nil {
-				if !g.budget.take(over, budgetWait) {
+				if !g.budget.Take(over, budgetWait) {
 					g.err = fmt.Errorf("%w: no memory for a large frame in time", errBusy)
 					return 0, g.err
 				}
@@ -176,7 +177,7 @@ const maxMessage = MaxPayload + 1024
 
 // openLink performs the ZMTP handshake on c within timeout. Frames being received
 // reserve their memory from b (nil: no shared bound).
-func openLink(c net.Conn, typ zmq4.SocketType, server bool, timeout time.Duration, b ...*budget) (*link, error) {
+func openLink(c net.Conn, typ zmq4.SocketType, server bool, timeout time.Duration, b ...*membudget.Budget) (*link, error) {
 	g := newGuardConn(c, maxMessage)
 	if len(b) > 0 {
 		g.budget = b[0]
@@ -185,7 +186,7 @@ func openLink(c net.Conn, typ zmq4.SocketType, server bool, timeout time.Duratio
 	zc, err := zmq4.Open(g, null.Security(), typ, nil, server, nil)
 	if err != nil {
 		c.Close()
-		g.budget.give(g.held)
+		g.budget.Give(g.held)
 		return nil, err
 	}
 	c.SetDeadline(time.Time{})
@@ -225,6 +226,6 @@ func (l *link) close() error { return l.raw.Close() }
 // release gives back what the connection's guard holds of its budget; call it from
 // the goroutine that reads, once it reads no more.
 func (l *link) release() {
-	l.g.budget.give(l.g.held)
+	l.g.budget.Give(l.g.held)
 	l.g.held = 0
 }

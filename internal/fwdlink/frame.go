@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/blueox/ox/internal/membudget"
 )
 
 // Version is the link protocol version this package speaks.
@@ -161,7 +163,7 @@ func batchEvents(f Frame, limit int64) ([]Event, error) {
 
 // batchEventsIn is batchEvents with decompression reserving its memory from b; held
 // is what the events hold of b, for the caller to give back once done with them.
-func batchEventsIn(f Frame, limit int64, b *budget) (evs []Event, held int64, err error) {
+func batchEventsIn(f Frame, limit int64, b *membudget.Budget) (evs []Event, held int64, err error) {
 	if f.Type != TypeBatch {
 		return nil, 0, fmt.Errorf("%w: not a batch", ErrFrame)
 	}
@@ -172,7 +174,7 @@ func batchEventsIn(f Frame, limit int64, b *budget) (evs []Event, held int64, er
 		}
 		defer func() {
 			if err != nil {
-				b.give(held)
+				b.Give(held)
 				held = 0
 			}
 		}()

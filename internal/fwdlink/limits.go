@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"time"
+
+	"github.com/blueox/ox/internal/membudget"
 )
 
 // inflateBudget bounds the decompressed batch bytes a Receiver holds at once (one
@@ -23,65 +24,12 @@ var budgetWait = 5 * time.Second
 // errBusy: a batch could not be taken for lack of room; the forwarder resends it.
 var errBusy = errors.New("fwdlink: busy")
 
-// budget is a count of bytes shared by connections; take waits for room.
-type budget struct {
-	mu   sync.Mutex
-	cond *sync.Cond
-	used int64
-	max  int64
-}
-
-func newBudget(max int64) *budget {
-	b := &budget{max: max}
-	b.cond = sync.NewCond(&b.mu)
-	return b
-}
-
-// take reserves n bytes, waiting up to wait for room; false if there was none.
-func (b *budget) take(n int64, wait time.Duration) bool {
-	if b == nil {
-		return true
-	}
-	if n > b.max {
-		return false
-	}
-	deadline := time.Now().Add(wait)
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for b.used+n > b.max {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return false
-		}
-		t := time.AfterFunc(left, func() {
-			b.mu.Lock()
-			b.cond.Broadcast()
-			b.mu.Unlock()
-		})
-		b.cond.Wait()
-		t.Stop()
-	}
-	b.used += n
-	return true
-}
-
-// give returns n bytes taken before.
-func (b *budget) give(n int64) {
-	if b == nil || n == 0 {
-		return
-	}
-	b.mu.Lock()
-	b.used -= n
-	b.cond.Broadcast()
-	b.mu.Unlock()
-}
-
 // inflate decompresses p, at most limit bytes, in two passes: the first counts the
 // inflated size without keeping it (a bomb past the limit costs no memory), the
 // second inflates into a buffer of exactly that size, reserved from b first (nil:
 // no budget). It returns the bytes and how much of b they hold; the caller gives
 // that back.
-func inflate(p []byte, limit int64, b *budget) ([]byte, int64, error) {
+func inflate(p []byte, limit int64, b *membudget.Budget) ([]byte, int64, error) {
 	zr := flateReaders.Get().(io.ReadCloser)
 	defer flateReaders.Put(zr)
 	zr.(flate.Resetter).Reset(bytes.NewReader(p), nil)
@@ -92,13 +40,13 @@ func inflate(p []byte, limit int64, b *budget) ([]byte, int64, error) {
 	if n > limit {
 		return nil, 0, fmt.Errorf("%w: payload over %d bytes", ErrFrame, limit)
 	}
-	if !b.take(n, budgetWait) {
+	if !b.Take(n, budgetWait) {
 		return nil, 0, fmt.Errorf("%w: receiver busy decompressing other batches", errBusy)
 	}
 	out := make([]byte, n)
 	zr.(flate.Resetter).Reset(bytes.NewReader(p), nil)
 	if _, err := io.ReadFull(zr, out); err != nil {
-		b.give(n)
+		b.Give(n)
 		return nil, 0, fmt.Errorf("%w: deflate: %v", ErrFrame, err)
 	}
 	return out, n, nil

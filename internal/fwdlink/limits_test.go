@@ -9,13 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/blueox/ox/internal/membudget"
 	"github.com/go-zeromq/zmq4"
 )
 
 func TestInflateBombsShareOneBudget(t *testing.T) {
 	var c compressor
 	bomb := c.deflate(make([]byte, 4<<20))
-	b := newBudget(6 << 20)
+	b := membudget.New(6 << 20)
 	out, held, err := inflate(bomb, MaxPayload, b)
 	if err != nil || len(out) != 4<<20 {
 		t.Fatalf("inflate: %d bytes, %v", len(out), err)
@@ -29,16 +30,16 @@ func TestInflateBombsShareOneBudget(t *testing.T) {
 	if _, _, err := inflate(bomb, MaxPayload, b); !errors.Is(err, errBusy) {
 		t.Fatalf("second bomb: %v, want errBusy", err)
 	}
-	b.give(held)
-	if b.used != 0 {
-		t.Fatalf("budget used %d after giving everything back", b.used)
+	b.Give(held)
+	if b.Used() != 0 {
+		t.Fatalf("budget used %d after giving everything back", b.Used())
 	}
 	// Past the limit: refused, and nothing of the budget kept.
 	if _, _, err := inflate(bomb, 1<<20, b); !errors.Is(err, ErrFrame) {
 		t.Fatalf("over the limit: %v", err)
 	}
-	if b.used != 0 {
-		t.Fatalf("budget used %d after a refused bomb", b.used)
+	if b.Used() != 0 {
+		t.Fatalf("budget used %d after a refused bomb", b.Used())
 	}
 }
 
@@ -137,9 +138,7 @@ func TestHalfSentLargeFramesGiveTheirMemoryBack(t *testing.T) {
 		a.Close()
 	}
 	waitFor(t, "the budget given back", func() bool {
-		rc.r.recvd.mu.Lock()
-		defer rc.r.recvd.mu.Unlock()
-		return rc.r.recvd.used == 0 && rc.r.Stats().Connections == 0
+		return rc.r.recvd.Used() == 0 && rc.r.Stats().Connections == 0
 	})
 	sp := openSpool(t, t.TempDir())
 	startForwarder(t, sp, ForwarderOptions{Targets: []string{rc.addr}})

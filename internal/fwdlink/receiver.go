@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/blueox/ox/internal/membudget"
 	"github.com/go-zeromq/zmq4"
 )
 
@@ -75,8 +76,8 @@ type Receiver struct {
 	last  map[string]uint64
 	locks map[string]*sync.Mutex
 	conns map[net.Conn]*atomic.Int64 // open connections -> unix ns of their last frame
-	infl  *budget                    // decompressed batch bytes held, all connections
-	recvd *budget                    // frames being received, all connections
+	infl  *membudget.Budget          // decompressed batch bytes held, all connections
+	recvd *membudget.Budget          // frames being received, all connections
 
 	saveMu   sync.Mutex // guards the state file's slots
 	stateF   *os.File
@@ -113,8 +114,8 @@ func NewReceiver(opts ReceiverOptions) (*Receiver, error) {
 		last:  map[string]uint64{},
 		locks: map[string]*sync.Mutex{},
 		conns: map[net.Conn]*atomic.Int64{},
-		infl:  newBudget(inflateBudget),
-		recvd: newBudget(inflateBudget),
+		infl:  membudget.New(inflateBudget),
+		recvd: membudget.New(inflateBudget),
 		slots: map[string]int64{},
 	}
 	if opts.StatePath != "" {
@@ -405,7 +406,7 @@ func (r *Receiver) batch(ctx context.Context, f Frame) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer r.infl.give(held)
+	defer r.infl.Give(held)
 	raw := uint64(0)
 	for _, e := range evs {
 		raw += uint64(8 + len(e.Meta) + len(e.Data))

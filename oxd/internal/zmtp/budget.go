@@ -3,8 +3,9 @@ package zmtp
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"time"
+
+	"github.com/blueox/ox/internal/membudget"
 )
 
 // Budget bounds the memory of messages being received, over every connection
@@ -16,10 +17,7 @@ import (
 // queues). A message that finds no room within the wait is refused: ReadMsg returns
 // ErrBusy and the connection must be closed.
 type Budget struct {
-	mu   sync.Mutex
-	cond *sync.Cond
-	used int64
-	max  int64
+	b    *membudget.Budget
 	wait time.Duration
 }
 
@@ -33,48 +31,20 @@ var ErrBusy = errors.New("zmtp: no memory for a large message in time")
 
 // NewBudget returns a budget of max bytes; a message waits up to wait for room.
 func NewBudget(max int64, wait time.Duration) *Budget {
-	b := &Budget{max: max, wait: wait}
-	b.cond = sync.NewCond(&b.mu)
-	return b
+	return &Budget{b: membudget.New(max), wait: wait}
 }
 
 // Used reports the bytes reserved now.
-func (b *Budget) Used() int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.used
-}
+func (b *Budget) Used() int64 { return b.b.Used() }
 
 func (b *Budget) take(n int64) error {
-	deadline := time.Now().Add(b.wait)
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for b.used+n > b.max {
-		left := time.Until(deadline)
-		if left <= 0 || n > b.max {
-			return fmt.Errorf("%w (%d bytes reserved of %d)", ErrBusy, b.used, b.max)
-		}
-		t := time.AfterFunc(left, func() {
-			b.mu.Lock()
-			b.cond.Broadcast()
-			b.mu.Unlock()
-		})
-		b.cond.Wait()
-		t.Stop()
+	if !b.b.Take(n, b.wait) {
+		return fmt.Errorf("%w (%d bytes reserved of %d)", ErrBusy, b.b.Used(), b.b.Max())
 	}
-	b.used += n
 	return nil
 }
 
-func (b *Budget) give(n int64) {
-	if n == 0 {
-		return
-	}
-	b.mu.Lock()
-	b.used -= n
-	b.cond.Broadcast()
-	b.mu.Unlock()
-}
+func (b *Budget) give(n int64) { b.b.Give(n) }
 
 // SetBudget makes the connection's messages reserve their memory from b.
 func (c *Conn) SetBudget(b *Budget) { c.budget = b }
